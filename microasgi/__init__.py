@@ -1,3 +1,77 @@
-"""microasgi: a micro ASGI web framework."""
+"""microasgi: a micro ASGI web framework. The public API, re-exported; no logic here."""
+
+from microasgi import status
+from microasgi.applications import App
+from microasgi.background import BackgroundTask, BackgroundTasks
+from microasgi.convertors import Convertor, register_convertor
+from microasgi.datastructures import (
+    URL,
+    Address,
+    FormData,
+    Headers,
+    MutableHeaders,
+    QueryParams,
+    State,
+    UploadFile,
+    URLPath,
+)
+from microasgi.exceptions import (
+    ClientDisconnect,
+    HTTPException,
+    NoMatchFound,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from microasgi.requests import HTTPConnection, Request
+from microasgi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from microasgi.routing import Host, Mount, Route, Router, WebSocketRoute
+from microasgi.websockets import WebSocket, WebSocketEndpoint, WebSocketState
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "URL",
+    "Address",
+    "App",
+    "BackgroundTask",
+    "BackgroundTasks",
+    "ClientDisconnect",
+    "Convertor",
+    "FormData",
+    "HTMLResponse",
+    "HTTPConnection",
+    "HTTPException",
+    "Headers",
+    "Host",
+    "JSONResponse",
+    "Mount",
+    "MutableHeaders",
+    "NoMatchFound",
+    "PlainTextResponse",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "Route",
+    "Router",
+    "State",
+    "StreamingResponse",
+    "URLPath",
+    "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketEndpoint",
+    "WebSocketException",
+    "WebSocketRoute",
+    "WebSocketState",
+    "__version__",
+    "register_convertor",
+    "status",
+]

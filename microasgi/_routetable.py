@@ -1,0 +1,247 @@
+"""Path compiling and the route table: pure functions and data, no I/O.
+
+A path like ``/users/{user_id:int}/posts`` compiles to segments. Fully static
+paths live in a dict; the others go into a segment trie whose children are tried
+most specific first: a static segment, then a segment mixing text and parameters,
+then typed parameters, then ``str``; rest-consumers (``path`` parameters and
+mounts) last. Lookup cost grows with the depth of the path, not the route count.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from microasgi.convertors import CONVERTOR_TYPES, RANK_PATH, Convertor
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+_RANK_MIXED = 3
+_NEVER = re.compile(r"(?!)")
+
+
+@dataclass(frozen=True)
+class SegmentMatcher:
+    """How one dynamic segment matches: one convertor, or a regex mixing text and params."""
+
+    key: str
+    rank: int
+    convertor: Convertor | None = None
+    pattern: re.Pattern[str] = _NEVER
+    groups: int = 1
+
+    def match(self, text: str) -> tuple[str, ...] | None:
+        if self.convertor is not None:
+            return (text,) if self.convertor.matches(text) else None
+        found = self.pattern.fullmatch(text)
+        if found is None:
+            return None
+        return tuple(found.group(f"p{number}") for number in range(self.groups))
+
+
+@dataclass(frozen=True)
+class CompiledPath:
+    """A compiled path template.
+
+    ``segments`` holds a str for a static segment and a SegmentMatcher for a
+    dynamic one. ``rest`` names the ``path`` parameter that consumes the remainder.
+    """
+
+    template: str
+    segments: tuple[str | SegmentMatcher, ...]
+    param_convertors: dict[str, Convertor]
+    param_order: tuple[str, ...]
+    rest: str | None = None
+
+    @property
+    def is_static(self) -> bool:
+        return self.rest is None and not self.param_convertors
+
+    @property
+    def shape(self) -> str:
+        """The template with parameter names erased: two paths clash when shapes match."""
+        return _PARAM.sub(lambda m: "{:" + (m.group(2) or "str") + "}", self.template)
+
+    def format(self, params: dict[str, Any]) -> str:
+        """Fill the template; raises ValueError when a value doesn't fit its convertor."""
+
+        def fill(found: re.Match[str]) -> str:
+            name = found.group(1)
+            text = self.param_convertors[name].to_string(params[name])
+            if not self.param_convertors[name].matches(text):
+                raise ValueError(f"{text!r} does not fit parameter {name!r}")
+            return text
+
+        return _PARAM.sub(fill, self.template)
+
+
+def compile_path(path: str, *, prefix_only: bool = False) -> CompiledPath:
+    """Compile a route path (or, with ``prefix_only``, a mount prefix).
+
+    Raises:
+        ValueError: the path doesn't start with '/', names an unknown convertor,
+            repeats a parameter, or uses ``path`` anywhere but as the whole last segment.
+    """
+    if prefix_only:
+        path = path.rstrip("/")
+    elif not path.startswith("/"):
+        raise ValueError(f"Route path {path!r} must start with '/'.")
+    if path and not path.startswith("/"):
+        raise ValueError(f"Mount path {path!r} must start with '/'.")
+    convertors: dict[str, Convertor] = {}
+    order: list[str] = []
+    segments: list[str | SegmentMatcher] = []
+    rest: str | None = None
+    raw_segments = path[1:].split("/") if path else []
+    for index, raw in enumerate(raw_segments):
+        params = list(_PARAM.finditer(raw))
+        if not params:
+            if "{" in raw or "}" in raw:
+                raise ValueError(f"Malformed parameter in path {path!r}: {raw!r}")
+            segments.append(raw)
+            continue
+        for found in params:
+            name, kind = found.group(1), found.group(2) or "str"
+            if kind not in CONVERTOR_TYPES:
+                raise ValueError(f"Unknown convertor {kind!r} in path {path!r}.")
+            if name in convertors:
+                raise ValueError(f"Duplicate parameter {name!r} in path {path!r}.")
+            convertors[name] = CONVERTOR_TYPES[kind]
+            order.append(name)
+            if CONVERTOR_TYPES[kind].rank == RANK_PATH:
+                if index != len(raw_segments) - 1 or len(params) != 1 or found.group(0) != raw:
+                    raise ValueError(
+                        f"In {path!r}, a 'path' parameter must be the whole last segment."
+                    )
+                if prefix_only:
+                    raise ValueError(f"Mount path {path!r} cannot hold a 'path' parameter.")
+                rest = name
+        if rest is None:
+            segments.append(_segment_matcher(raw, params))
+    return CompiledPath(path, tuple(segments), convertors, tuple(order), rest)
+
+
+def _segment_matcher(raw: str, params: list[re.Match[str]]) -> SegmentMatcher:
+    if len(params) == 1 and params[0].group(0) == raw:
+        kind = params[0].group(2) or "str"
+        convertor = CONVERTOR_TYPES[kind]
+        return SegmentMatcher(key=kind, rank=convertor.rank, convertor=convertor)
+    # Text mixed with parameters, e.g. "{name}.{ext}": one regex for the segment, with
+    # positional group names so that routes differing only in param names share a node.
+    regex, position = "", 0
+    for number, found in enumerate(params):
+        kind_regex = CONVERTOR_TYPES[found.group(2) or "str"].regex
+        regex += re.escape(raw[position : found.start()]) + f"(?P<p{number}>{kind_regex})"
+        position = found.end()
+    regex += re.escape(raw[position:])
+    return SegmentMatcher(
+        key="re:" + regex, rank=_RANK_MIXED, pattern=re.compile(regex), groups=len(params)
+    )
+
+
+# A matched entry, its raw parameter values, and for rest-consumers (mounts, `path`
+# params) the unmatched remainder of the path ("" or starting with "/"). A plain
+# tuple: one is built per request.
+Candidate = tuple[Any, tuple[str, ...], str | None]
+
+
+@dataclass
+class _Node:
+    static: dict[str, "_Node"] = field(default_factory=dict)
+    dynamic: list[tuple[SegmentMatcher, "_Node"]] = field(default_factory=list)
+    leaves: list[Any] = field(default_factory=list)
+    # Entries that take whatever follows this node: `path` params and mounts.
+    rest: list[tuple[Any, bool]] = field(default_factory=list)
+
+
+class RouteTable:
+    """Routes of one scope type, indexed by path.
+
+    Entries are opaque to the table; it only needs their compiled path.
+    """
+
+    def __init__(self) -> None:
+        self._static: dict[str, list[Any]] = {}
+        self._root = _Node()
+
+    def add(self, compiled: CompiledPath, entry: Any, *, is_mount: bool = False) -> None:
+        """Index ``entry`` under ``compiled`` (registration order breaks ties)."""
+        if compiled.is_static and not is_mount:
+            self._static.setdefault(compiled.template, []).append(entry)
+            return
+        node = self._root
+        for segment in compiled.segments:
+            node = _child(node, segment)
+        if is_mount or compiled.rest is not None:
+            node.rest.append((entry, is_mount))
+        else:
+            node.leaves.append(entry)
+
+    def entries_at(self, compiled: CompiledPath, *, is_mount: bool = False) -> list[Any]:
+        """Entries registered with the same path shape (for clash detection)."""
+        if compiled.is_static and not is_mount:
+            return list(self._static.get(compiled.template, ()))
+        node: _Node | None = self._root
+        for segment in compiled.segments:
+            node = _find_child(node, segment) if node is not None else None
+        if node is None:
+            return []
+        if is_mount or compiled.rest is not None:
+            return [entry for entry, mount in node.rest if mount == is_mount]
+        return list(node.leaves)
+
+    def match(self, path: str) -> Iterator[Candidate]:
+        """Yield the entries matching ``path``, most specific first."""
+        static = self._static.get(path)
+        if static:
+            for entry in static:
+                yield entry, (), None
+        if not path.startswith("/"):
+            return
+        segments = path[1:].split("/")
+        yield from _walk(self._root, segments, 0, ())
+
+
+def _child(node: _Node, segment: str | SegmentMatcher) -> _Node:
+    if isinstance(segment, str):
+        return node.static.setdefault(segment, _Node())
+    for matcher, child in node.dynamic:
+        if matcher.key == segment.key:
+            return child
+    child = _Node()
+    node.dynamic.append((segment, child))
+    # Stable sort: equal ranks keep registration order.
+    node.dynamic.sort(key=lambda pair: -pair[0].rank)
+    return child
+
+
+def _find_child(node: _Node, segment: str | SegmentMatcher) -> _Node | None:
+    if isinstance(segment, str):
+        return node.static.get(segment)
+    for matcher, child in node.dynamic:
+        if matcher.key == segment.key:
+            return child
+    return None
+
+
+def _walk(
+    node: _Node, segments: list[str], index: int, values: tuple[str, ...]
+) -> Iterator[Candidate]:
+    if index == len(segments):
+        for entry in node.leaves:
+            yield entry, values, None
+        for entry, is_mount in node.rest:
+            if is_mount:
+                yield entry, values, ""
+        return
+    segment = segments[index]
+    child = node.static.get(segment)
+    if child is not None:
+        yield from _walk(child, segments, index + 1, values)
+    for matcher, child in node.dynamic:
+        groups = matcher.match(segment)
+        if groups is not None:
+            yield from _walk(child, segments, index + 1, values + groups)
+    if node.rest:
+        remainder = "/" + "/".join(segments[index:])
+        for entry, _is_mount in node.rest:
+            yield entry, values, remainder

@@ -1,0 +1,130 @@
+"""Path parameter convertors: how ``{name:kind}`` matches, converts and prints.
+
+A convertor has a regex for one path segment (``path`` may span segments), a
+``convert`` from the matched text and a ``to_string`` for URL building.
+Its ``rank`` orders parameters at the same position: typed ones are tried before
+``str``, and ``str`` before ``path`` (the most specific wins).
+"""
+
+import math
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, ClassVar
+
+RANK_TYPED = 2
+RANK_STR = 1
+RANK_PATH = 0
+
+
+class Convertor:
+    """Base class; subclass it and give ``regex``, ``convert`` and ``to_string``."""
+
+    regex: ClassVar[str] = ""
+    rank: ClassVar[int] = RANK_TYPED
+
+    def __init__(self) -> None:
+        self.pattern = re.compile(self.regex)
+
+    def matches(self, text: str) -> bool:
+        return self.pattern.fullmatch(text) is not None
+
+    def convert(self, value: str) -> Any:
+        raise NotImplementedError
+
+    def to_string(self, value: Any) -> str:
+        raise NotImplementedError
+
+
+class StringConvertor(Convertor):
+    regex = "[^/]+"
+    rank = RANK_STR
+
+    def matches(self, text: str) -> bool:
+        # Every non-empty segment is a str; skip the regex on the hot path.
+        return bool(text) and "/" not in text
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: Any) -> str:
+        text = str(value)
+        if not text or "/" in text:
+            raise ValueError(f"A str path parameter must be non-empty and hold no '/': {text!r}")
+        return text
+
+
+class PathConvertor(Convertor):
+    regex = ".*"
+    rank = RANK_PATH
+
+    def matches(self, text: str) -> bool:
+        return True
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: Any) -> str:
+        return str(value)
+
+
+class IntegerConvertor(Convertor):
+    regex = "[0-9]+"
+
+    def matches(self, text: str) -> bool:
+        return text.isascii() and text.isdigit()
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: Any) -> str:
+        number = int(value)
+        if number < 0:
+            raise ValueError(f"An int path parameter must not be negative: {number}")
+        return str(number)
+
+
+class FloatConvertor(Convertor):
+    regex = r"[0-9]+(\.[0-9]+)?"
+
+    def convert(self, value: str) -> float:
+        return float(value)
+
+    def to_string(self, value: Any) -> str:
+        number = float(value)
+        if number < 0 or not math.isfinite(number):
+            raise ValueError(f"A float path parameter must be finite and >= 0: {number}")
+        # Decimal(repr(x)) prints the shortest exact text without exponent notation.
+        return format(Decimal(repr(number)), "f")
+
+
+class UUIDConvertor(Convertor):
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def to_string(self, value: Any) -> str:
+        return str(uuid.UUID(str(value)))
+
+
+CONVERTOR_TYPES: dict[str, Convertor] = {
+    "str": StringConvertor(),
+    "path": PathConvertor(),
+    "int": IntegerConvertor(),
+    "float": FloatConvertor(),
+    "uuid": UUIDConvertor(),
+}
+
+
+def register_convertor(name: str, convertor: Convertor) -> None:
+    """Make ``{param:name}`` available in paths registered from now on.
+
+    Raises:
+        ValueError: ``name`` is not an identifier, or its regex can span segments.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"Convertor name must be an identifier, got {name!r}.")
+    if convertor.pattern.fullmatch("/"):
+        raise ValueError(f"Convertor {name!r} must match within one path segment (no '/').")
+    CONVERTOR_TYPES[name] = convertor

@@ -1,0 +1,184 @@
+"""Endpoint binding: how a user's function is called, decided once at registration.
+
+``bind_endpoint`` reads the signature a single time and returns a small caller that
+maps the connection and path params onto the parameters, so the hot path does no
+introspection. ``to_response`` turns an endpoint's return value into a Response.
+"""
+
+import inspect
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from microasgi._concurrency import run_in_threadpool
+from microasgi.requests import HTTPConnection
+from microasgi.responses import JSONResponse, PlainTextResponse, Response
+
+# Called with the connection (Request or WebSocket) and the converted path params.
+EndpointCaller = Callable[[HTTPConnection, dict[str, Any]], Awaitable[Any]]
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+def endpoint_name(endpoint: Any) -> str:
+    """A readable name for errors: ``module.qualname``."""
+    module = getattr(endpoint, "__module__", None)
+    qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
+    return f"{module}.{qualname}" if module else qualname
+
+
+def is_async_callable(func: Any) -> bool:
+    while hasattr(func, "func") and hasattr(func, "args"):  # functools.partial
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - an instance with an async __call__
+    )
+
+
+_CONNECTION_ANNOTATIONS = ("Request", "WebSocket", "HTTPConnection")
+
+
+def _is_connection_parameter(parameter: inspect.Parameter) -> bool:
+    if parameter.name in ("request", "websocket"):
+        return True
+    annotation = parameter.annotation
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        return annotation.rsplit(".", 1)[-1] in _CONNECTION_ANNOTATIONS
+    return isinstance(annotation, type) and issubclass(annotation, HTTPConnection)
+
+
+def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) -> EndpointCaller:
+    """Build the caller for ``endpoint`` given the route's path parameter names.
+
+    A parameter called ``request``/``websocket`` or annotated with a connection class
+    gets the connection; one named like a path parameter gets its converted value;
+    one with a default is left alone; ``**kwargs`` takes the remaining path params.
+
+    Raises:
+        TypeError: a parameter can be bound to nothing; the message names both.
+    """
+    connection_arg, param_args = _plan_arguments(endpoint, _parameters(endpoint), param_names)
+    run_async = is_async_callable(endpoint)
+    # The common shapes get a direct call; the general one builds kwargs.
+    if connection_arg is None and not param_args:
+
+        async def call_without_args(connection: HTTPConnection, params: dict[str, Any]) -> Any:
+            if run_async:
+                return await endpoint()
+            return await run_in_threadpool(endpoint)
+
+        return call_without_args
+
+    async def call_with_kwargs(connection: HTTPConnection, params: dict[str, Any]) -> Any:
+        kwargs = {name: params[name] for name in param_args}
+        if connection_arg is not None:
+            kwargs[connection_arg] = connection
+        if run_async:
+            return await endpoint(**kwargs)
+        return await run_in_threadpool(endpoint, **kwargs)
+
+    return call_with_kwargs
+
+
+def _parameters(endpoint: Callable[..., Any]) -> list[inspect.Parameter]:
+    try:
+        return list(inspect.signature(endpoint).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"Cannot read the signature of endpoint {endpoint_name(endpoint)}: {exc}"
+        ) from None
+
+
+def _plan_arguments(
+    endpoint: Any, parameters: list[inspect.Parameter], param_names: Collection[str]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Which parameter gets the connection, and which get path params."""
+    connection_arg: str | None = None
+    param_args: list[str] = []
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return connection_arg, tuple(param_names)
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"Endpoint {endpoint_name(endpoint)} has positional-only parameter "
+                f"{parameter.name!r}; endpoint parameters are passed by name."
+            )
+        if parameter.name in param_names:
+            param_args.append(parameter.name)
+        elif _is_connection_parameter(parameter):
+            connection_arg = parameter.name
+        elif parameter.default is inspect.Parameter.empty:
+            raise TypeError(
+                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} that is "
+                "neither the connection (name it 'request' or annotate it) nor a path "
+                f"parameter of the route ({', '.join(sorted(param_names)) or 'none'})."
+            )
+    return connection_arg, tuple(param_args)
+
+
+def to_response(result: Any, endpoint: Any) -> Response:
+    """Convert an endpoint's return value to a Response.
+
+    Raises:
+        TypeError: the value is not a Response, dict, list, str or bytes.
+    """
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, dict | list):
+        return JSONResponse(result)
+    if isinstance(result, str):
+        return PlainTextResponse(result)
+    if isinstance(result, bytes):
+        return Response(result, media_type="application/octet-stream")
+    raise TypeError(
+        f"Endpoint {endpoint_name(endpoint)} returned {type(result).__name__}; "
+        "return a Response, dict, list, str or bytes."
+    )
+
+
+def class_endpoint_methods(cls: type) -> dict[str, Callable[..., Any]]:
+    """The HTTP methods a class endpoint defines (``get`` -> ``GET``), HEAD from GET."""
+    methods = {
+        name: getattr(cls, name.lower())
+        for name in HTTP_METHODS
+        if callable(getattr(cls, name.lower(), None))
+    }
+    if "GET" in methods and "HEAD" not in methods:
+        methods["HEAD"] = methods["GET"]
+    if not methods:
+        raise TypeError(
+            f"Class endpoint {endpoint_name(cls)} defines no HTTP method "
+            "(get, post, put, patch, delete, ...)."
+        )
+    return methods
+
+
+def bind_class_endpoint(cls: type, param_names: Collection[str]) -> dict[str, EndpointCaller]:
+    """Bind each method of a class endpoint; a fresh ``cls()`` serves each request."""
+    return {
+        method: _bind_method(cls, function, param_names)
+        for method, function in class_endpoint_methods(cls).items()
+    }
+
+
+def _bind_method(
+    cls: type, function: Callable[..., Any], param_names: Collection[str]
+) -> EndpointCaller:
+    # The first parameter is `self`; the rest bind like a function endpoint's.
+    connection_arg, param_args = _plan_arguments(
+        function, _parameters(function)[1:], param_names
+    )
+    run_async = is_async_callable(function)
+    method_name = function.__name__
+
+    async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
+        method = getattr(cls(), method_name)
+        kwargs = {name: params[name] for name in param_args}
+        if connection_arg is not None:
+            kwargs[connection_arg] = connection
+        if run_async:
+            return await method(**kwargs)
+        return await run_in_threadpool(method, **kwargs)
+
+    return call

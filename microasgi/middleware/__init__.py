@@ -1,0 +1,41 @@
+"""Middleware: the ``Middleware`` spec, the stack fold, and the built-in middleware.
+
+A stack is folded once, before serving: the first listed is the outermost.
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from microasgi.types import ASGIApp
+
+
+class Middleware:
+    """A middleware class and the arguments to build it with: ``Middleware(cls, *args, **kwargs)``."""
+
+    __slots__ = ("args", "cls", "kwargs")
+
+    def __init__(self, cls: Any, *args: Any, **kwargs: Any) -> None:
+        if not callable(cls):
+            raise TypeError(f"Middleware needs a class or factory taking the app, got {cls!r}.")
+        self.cls = cls
+        self.args = args
+        self.kwargs = kwargs
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.cls, self.args, self.kwargs))
+
+    def __repr__(self) -> str:
+        name = getattr(self.cls, "__name__", repr(self.cls))
+        arguments = [repr(arg) for arg in self.args]
+        arguments += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+        return f"Middleware({', '.join([name, *arguments])})"
+
+
+def build_stack(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
+    """Wrap ``app`` in ``middleware``, the first listed ending up outermost."""
+    for cls, args, kwargs in reversed(middleware):
+        app = cls(app, *args, **kwargs)
+    return app
+
+
+__all__ = ["Middleware", "build_stack"]

@@ -1,0 +1,56 @@
+"""The outermost guard: whatever escapes the stack becomes a 500, then is re-raised.
+
+Endpoint errors are normally answered further in (by ExceptionMiddleware, inside
+the user middleware); this guard catches what user middleware itself raises. If a
+response has already started, no second start is sent: the error propagates and
+the server closes the connection.
+"""
+
+import html
+import traceback
+
+from microasgi.datastructures import Headers
+from microasgi.responses import HTMLResponse, PlainTextResponse, Response
+from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def server_error_response(scope: Scope, exc: BaseException, debug: bool) -> Response:
+    """The default 500: no detail, unless ``debug`` asks for the traceback."""
+    if not debug:
+        return PlainTextResponse("Internal Server Error", status_code=500)
+    text = "".join(traceback.format_exception(exc))
+    if "text/html" in Headers(scope=scope).get("accept", ""):
+        page = (
+            "<!doctype html><html><head><title>500 Internal Server Error</title></head>"
+            f"<body><h1>500 Internal Server Error</h1><pre>{html.escape(text)}</pre></body></html>"
+        )
+        return HTMLResponse(page, status_code=500)
+    return PlainTextResponse(text, status_code=500)
+
+
+class ServerErrorMiddleware:
+    """Answer 500 for anything the stack raised before responding, then re-raise."""
+
+    def __init__(self, app: ASGIApp, debug: bool = False) -> None:
+        self.app = app
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if not started:
+                await server_error_response(scope, exc, self.debug)(scope, receive, send)
+            # Re-raise so the server logs it (and closes the connection if it started).
+            raise

@@ -1,0 +1,97 @@
+"""Exception handlers: turn errors raised by endpoints into responses.
+
+This runs inside the user middleware, so the responses it produces (the 500
+included) still pass through CORS and the rest. Lookup order: the status code
+of an HTTPException, then the exception's class MRO. Errors without a specific
+handler become a 500 (the 500/Exception handler, or the default) and are then
+re-raised for the server to log.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from microasgi.endpoints import is_async_callable, to_response
+from microasgi._concurrency import run_in_threadpool
+from microasgi.exceptions import ClientDisconnect, HTTPException
+from microasgi.middleware.errors import server_error_response
+from microasgi.requests import Request
+from microasgi.responses import PlainTextResponse, Response
+from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+
+ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
+HandlerKey = int | type[Exception]
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    """The default answer to an HTTPException: its detail as text (no body for 204/304)."""
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+class ExceptionMiddleware:
+    """Answer endpoint errors with the registered handlers."""
+
+    def __init__(
+        self, app: ASGIApp, handlers: Mapping[HandlerKey, ExceptionHandler], debug: bool = False
+    ) -> None:
+        self.app = app
+        # Read at error time, so handlers registered after the stack was built still count.
+        self.handlers = handlers
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            return  # Nobody is left to answer.
+        except Exception as exc:
+            if started:
+                raise  # Too late for a response; the guard lets the server close.
+            handler, is_server_error = self._lookup(exc)
+            response = await self._respond(handler, scope, receive, exc)
+            await response(scope, receive, send)
+            if is_server_error:
+                raise
+
+    def _lookup(self, exc: Exception) -> tuple[ExceptionHandler | None, bool]:
+        """The handler for ``exc`` and whether answering it counts as a server error."""
+        if isinstance(exc, HTTPException):
+            handler = self.handlers.get(exc.status_code)
+            if handler is not None:
+                return handler, False
+        for cls in type(exc).__mro__:
+            if cls is Exception:
+                break
+            handler = self.handlers.get(cls)
+            if handler is not None:
+                return handler, False
+        if isinstance(exc, HTTPException):
+            return None, False
+        return self.handlers.get(500) or self.handlers.get(Exception), True
+
+    async def _respond(
+        self, handler: ExceptionHandler | None, scope: Scope, receive: Receive, exc: Exception
+    ) -> Response:
+        if handler is None:
+            if isinstance(exc, HTTPException):
+                return http_exception_response(exc)
+            return server_error_response(scope, exc, self.debug)
+        request = Request(scope, receive)
+        result: Any
+        if is_async_callable(handler):
+            result = await handler(request, exc)  # type: ignore[misc]
+        else:
+            result = await run_in_threadpool(handler, request, exc)
+        return to_response(result, handler)

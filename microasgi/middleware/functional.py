@@ -1,0 +1,170 @@
+"""Function middleware: ``@app.middleware("http") async def mw(request, call_next)``.
+
+``call_next`` runs the rest of the stack in the caller's own task, with no task
+group and no memory stream: the downstream app's coroutine is stepped by hand
+and paused at each message it sends. So streaming passes through chunk by chunk,
+context variables flow both ways, background tasks run after the body, and the
+endpoint reads the real receive channel (it sees disconnects). A body the
+middleware read with ``body()`` is replayed to the endpoint.
+"""
+
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+from microasgi.requests import Request
+from microasgi.responses import Response
+from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+
+CallNext = Callable[[Request], Awaitable[Response]]
+DispatchFunction = Callable[[Request, CallNext], Awaitable[Response]]
+
+# Yielded by a paused downstream; the stepper catches it before the event loop sees it.
+_PAUSE = object()
+
+
+class _Pause:
+    def __await__(self) -> Generator[Any, None, None]:
+        yield _PAUSE
+
+
+class _Downstream:
+    """The rest of the stack, run in the caller's task and paused at each ``send``."""
+
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self._outbox: Message | None = None
+        self._coroutine: Coroutine[Any, Any, None] = app(scope, receive, self._send)  # type: ignore[assignment]
+        self.finished = False
+
+    async def _send(self, message: Message) -> None:
+        self._outbox = message
+        await _Pause()
+
+    @types.coroutine
+    def next_message(self) -> Generator[Any, Any, Message | None]:
+        """Run the downstream until it sends a message (returned) or ends (None).
+
+        Whatever else it awaits is passed up to the event loop, and what the loop
+        sends or throws back (results, cancellation) is passed down to it.
+        """
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                if error is not None:
+                    yielded = self._coroutine.throw(error)
+                else:
+                    yielded = self._coroutine.send(value)
+            except StopIteration:
+                self.finished = True
+                return None
+            except BaseException:
+                self.finished = True
+                raise
+            if yielded is _PAUSE:
+                message, self._outbox = self._outbox, None
+                return message
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # cancellation and the like go to the downstream
+                value, error = None, exc
+
+    def close(self) -> None:
+        """Abandon a downstream the middleware did not use (its ``finally`` blocks run)."""
+        if not self.finished:
+            self.finished = True
+            try:
+                self._coroutine.close()
+            except RuntimeError:  # pragma: no cover - a finally block that awaits
+                pass
+
+
+class _DownstreamResponse(Response):
+    """What ``call_next`` returns: the downstream's status and headers, body still to come.
+
+    Editing ``response.headers`` edits the start message before it is sent.
+    """
+
+    def __init__(self, downstream: _Downstream, start: Message) -> None:
+        self.status_code = start["status"]
+        self.raw_headers = start.setdefault("headers", [])
+        if not isinstance(self.raw_headers, list):
+            self.raw_headers = start["headers"] = [tuple(pair) for pair in self.raw_headers]
+        self.background = None
+        self._downstream = downstream
+        self._start = start
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._start["status"] = self.status_code
+        await send(self._start)
+        while True:
+            message = await self._downstream.next_message()
+            if message is None:
+                break
+            await send(message)
+        if self.background is not None:
+            await self.background()
+
+
+def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
+    """The receive channel the downstream gets, given what the middleware did with the body."""
+    body = request._body
+    if body is not None:
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+    if request._stream_consumed:
+
+        async def consumed() -> Message:
+            raise RuntimeError(
+                "The middleware consumed the request body with stream(); use "
+                "await request.body() in middleware so the endpoint can read it again."
+            )
+
+        return consumed
+    return receive
+
+
+class FunctionMiddleware:
+    """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only)."""
+
+    def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
+        self.app = app
+        self.dispatch = dispatch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        downstreams: list[_Downstream] = []
+
+        async def call_next(request: Request) -> Response:
+            downstream = _Downstream(self.app, scope, _body_replaying_receive(request, receive))
+            downstreams.append(downstream)
+            start = await downstream.next_message()
+            if start is None or start["type"] != "http.response.start":
+                got = "nothing" if start is None else repr(start["type"])
+                raise RuntimeError(
+                    f"Expected 'http.response.start' from the app behind call_next, got {got}."
+                )
+            return _DownstreamResponse(downstream, start)
+
+        try:
+            response = await self.dispatch(request, call_next)
+            if not isinstance(response, Response):
+                raise TypeError(
+                    f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
+                    f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
+                )
+            await response(scope, receive, send)
+        finally:
+            for downstream in downstreams:
+                downstream.close()
