@@ -1,0 +1,337 @@
+"""@app.middleware("http"): each test names a trap a naive implementation falls into."""
+
+import contextvars
+import threading
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from microasgi import (
+    App,
+    BackgroundTask,
+    HTTPException,
+    PlainTextResponse,
+    Request,
+    Response,
+    StreamingResponse,
+)
+from microasgi.middleware.functional import CallNext
+from microasgi.testclient import TestClient
+from microasgi.types import Message, Receive, Scope, Send
+from tests.conftest import HTTPScope, RunApp
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+def test_middleware_can_add_headers_to_the_response() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def add_header(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-process"] = "yes"
+        return response
+
+    @app.get("/")
+    async def home() -> str:
+        return "ok"
+
+    response = TestClient(app).get("/")
+    assert (response.text, response.headers["x-process"]) == ("ok", "yes")
+
+
+def test_middleware_can_replace_the_response_without_running_the_rest() -> None:
+    cleaned_up = threading.Event()
+    app = App()
+
+    @app.middleware("http")
+    async def gate(request: Request, call_next: CallNext) -> Response:
+        if request.headers.get("x-token") != "secret":
+            return PlainTextResponse("denied", status_code=403)
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def replace_after(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        return PlainTextResponse(f"replaced {response.status_code}")
+
+    class TrackedResponse(PlainTextResponse):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                cleaned_up.set()
+
+    @app.get("/")
+    async def home() -> Response:
+        return TrackedResponse("original")
+
+    client = TestClient(app)
+    assert client.get("/").status_code == 403
+    assert not cleaned_up.is_set()
+    assert client.get("/", headers={"x-token": "secret"}).text == "replaced 200"
+    assert cleaned_up.is_set()
+
+
+def test_streaming_passes_through_chunk_by_chunk() -> None:
+    release = threading.Event()
+    app = App()
+
+    @app.middleware("http")
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            assert await anyio.to_thread.run_sync(release.wait, 5)
+            yield b"second"
+
+        return StreamingResponse(body())
+
+    client = TestClient(app)
+    with client.stream("GET", "/stream") as response:
+        chunks = response.iter_bytes()
+        # The generator is still blocked, yet the first chunk is already here.
+        assert next(chunks) == b"first"
+        release.set()
+        assert b"".join(chunks) == b"second"
+
+
+def test_background_task_runs_after_the_response_body() -> None:
+    events: list[str] = []
+    app = App()
+
+    @app.middleware("http")
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        events.append("middleware got response")
+        return response
+
+    async def later() -> None:
+        events.append("background")
+
+    @app.get("/")
+    async def home() -> Response:
+        return PlainTextResponse("done", background=BackgroundTask(later))
+
+    sent_order: list[str] = []
+
+    async def main() -> None:
+        async def receive() -> Message:
+            await anyio.sleep_forever()
+            raise AssertionError  # pragma: no cover
+
+        async def send(message: Message) -> None:
+            sent_order.append(message["type"])
+            if message["type"] == "http.response.body":
+                assert events == ["middleware got response"]
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "headers": [],
+            "query_string": b"",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+        }
+        await app(scope, receive, send)
+
+    anyio.run(main)
+    assert sent_order == ["http.response.start", "http.response.body"]
+    assert events == ["middleware got response", "background"]
+
+
+def test_context_variables_flow_both_ways() -> None:
+    seen: dict[str, str] = {}
+    app = App()
+
+    @app.middleware("http")
+    async def set_context(request: Request, call_next: CallNext) -> Response:
+        request_id.set("from-middleware")
+        response = await call_next(request)
+        seen["after call_next"] = request_id.get()
+        return response
+
+    @app.get("/")
+    async def home() -> str:
+        seen["endpoint"] = request_id.get()
+        request_id.set("from-endpoint")
+        return "ok"
+
+    TestClient(app).get("/")
+    assert seen == {"endpoint": "from-middleware", "after call_next": "from-endpoint"}
+
+
+def test_endpoint_sees_client_disconnect(run_app: RunApp, http_scope: HTTPScope) -> None:
+    seen: list[bool] = []
+    app = App()
+
+    @app.middleware("http")
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    @app.get("/")
+    async def home(request: Request) -> str:
+        seen.append(await request.is_disconnected())
+        return "bye"
+
+    # The scripted receive has no messages: the client is gone at once.
+    run_app(app, http_scope("/"))
+    assert seen == [True]
+
+
+def test_body_read_in_middleware_is_read_again_by_the_endpoint() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def inspect_body(request: Request, call_next: CallNext) -> Response:
+        body = await request.body()
+        response = await call_next(request)
+        response.headers["x-body-length"] = str(len(body))
+        return response
+
+    @app.post("/")
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    response = TestClient(app).post("/", content=b"payload")
+    assert response.content == b"payload"
+    assert response.headers["x-body-length"] == "7"
+
+
+def test_body_streamed_in_middleware_is_a_clear_error_for_the_endpoint() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def drain(request: Request, call_next: CallNext) -> Response:
+        async for _ in request.stream():
+            pass
+        return await call_next(request)
+
+    @app.post("/")
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    with pytest.raises(RuntimeError, match="consumed the request body with stream"):
+        TestClient(app).post("/", content=b"payload")
+
+
+def test_endpoint_exceptions_reach_exception_handlers_inside_the_middleware() -> None:
+    app = App(exception_handlers={409: lambda request, exc: PlainTextResponse("conflict", 409)})
+
+    @app.middleware("http")
+    async def tag(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-tagged"] = "1"
+        return response
+
+    @app.get("/")
+    async def home() -> str:
+        raise HTTPException(409)
+
+    response = TestClient(app).get("/")
+    assert (response.status_code, response.text, response.headers["x-tagged"]) == (
+        409,
+        "conflict",
+        "1",
+    )
+
+
+def test_unhandled_error_gets_500_with_middleware_headers_then_reraises() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def tag(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-tagged"] = "1"
+        return response
+
+    @app.get("/")
+    async def home() -> str:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        TestClient(app).get("/")
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert (response.status_code, response.headers["x-tagged"]) == (500, "1")
+
+
+def test_middleware_returning_a_non_response_is_a_type_error() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def broken(request: Request, call_next: CallNext) -> Response:
+        return "nope"  # type: ignore[return-value]
+
+    with pytest.raises(TypeError, match="return a Response"):
+        TestClient(app).get("/")
+
+
+def test_app_behind_call_next_that_sends_nothing_is_a_clear_error(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    from microasgi.middleware.functional import FunctionMiddleware
+
+    async def silent(scope: object, receive: object, send: object) -> None:
+        return None
+
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    with pytest.raises(RuntimeError, match="Expected 'http.response.start'.*got nothing"):
+        run_app(FunctionMiddleware(silent, passthrough), http_scope("/"))
+
+
+def test_websocket_scopes_pass_straight_through() -> None:
+    app = App()
+
+    @app.middleware("http")
+    async def never(request: Request, call_next: CallNext) -> Response:
+        raise AssertionError("function middleware must not see websockets")
+
+    @app.websocket("/ws")
+    async def ws(websocket: object) -> None:
+        from microasgi import WebSocket
+
+        assert isinstance(websocket, WebSocket)
+        await websocket.accept()
+        await websocket.send_text("hi")
+        await websocket.close()
+
+    with TestClient(app).websocket_connect("/ws") as session:
+        assert session.receive_text() == "hi"
+
+
+def test_cancellation_reaches_the_downstream(run_app: RunApp, http_scope: HTTPScope) -> None:
+    cancelled = threading.Event()
+    app = App()
+
+    @app.middleware("http")
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    @app.get("/")
+    async def slow() -> str:
+        try:
+            await anyio.sleep(10)
+        finally:
+            cancelled.set()
+        return "never"  # pragma: no cover
+
+    async def main() -> None:
+        with anyio.move_on_after(0.05):
+
+            async def receive() -> Message:
+                await anyio.sleep_forever()
+                raise AssertionError  # pragma: no cover
+
+            async def send(message: Message) -> None:
+                raise AssertionError("nothing is sent")  # pragma: no cover
+
+            await app(http_scope("/"), receive, send)
+
+    anyio.run(main)
+    assert cancelled.is_set()
