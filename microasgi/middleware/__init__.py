@@ -10,7 +10,11 @@ from microasgi.types import ASGIApp
 
 
 class Middleware:
-    """A middleware class and the arguments to build it with: ``Middleware(cls, *args, **kwargs)``."""
+    """A middleware class and the arguments to build it with.
+
+    ``Middleware(cls, *args, **kwargs)`` builds ``cls(app, *args, **kwargs)`` when the
+    stack is folded.
+    """
 
     __slots__ = ("args", "cls", "kwargs")
 
@@ -38,4 +42,21 @@ def build_stack(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
     return app
 
 
-__all__ = ["Middleware", "build_stack"]
+# The built-ins import nothing from this module, so re-exporting them here is cycle-free.
+from microasgi.middleware.cors import CORSMiddleware  # noqa: E402
+from microasgi.middleware.gzip import GZipMiddleware  # noqa: E402
+from microasgi.middleware.httpsredirect import HTTPSRedirectMiddleware  # noqa: E402
+from microasgi.middleware.proxyheaders import ProxyHeadersMiddleware  # noqa: E402
+from microasgi.middleware.sessions import SessionMiddleware  # noqa: E402
+from microasgi.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
+
+__all__ = [
+    "CORSMiddleware",
+    "GZipMiddleware",
+    "HTTPSRedirectMiddleware",
+    "Middleware",
+    "ProxyHeadersMiddleware",
+    "SessionMiddleware",
+    "TrustedHostMiddleware",
+    "build_stack",
+]

@@ -10,8 +10,8 @@ re-raised for the server to log.
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from microasgi.endpoints import is_async_callable, to_response
 from microasgi._concurrency import run_in_threadpool
+from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import server_error_response
 from microasgi.requests import Request

@@ -87,9 +87,11 @@ class _DownstreamResponse(Response):
 
     def __init__(self, downstream: _Downstream, start: Message) -> None:
         self.status_code = start["status"]
-        self.raw_headers = start.setdefault("headers", [])
-        if not isinstance(self.raw_headers, list):
-            self.raw_headers = start["headers"] = [tuple(pair) for pair in self.raw_headers]
+        # Servers accept any iterable of pairs; a list lets response.headers edit it in place.
+        headers: Any = start.get("headers", [])
+        if not isinstance(headers, list):
+            headers = [tuple(pair) for pair in headers]
+        start["headers"] = self.raw_headers = headers
         self.background = None
         self._downstream = downstream
         self._start = start

@@ -281,7 +281,7 @@ def test_app_behind_call_next_that_sends_nothing_is_a_clear_error(
     async def passthrough(request: Request, call_next: CallNext) -> Response:
         return await call_next(request)
 
-    with pytest.raises(RuntimeError, match="Expected 'http.response.start'.*got nothing"):
+    with pytest.raises(RuntimeError, match=r"Expected 'http\.response\.start'.*got nothing"):
         run_app(FunctionMiddleware(silent, passthrough), http_scope("/"))
 
 
