@@ -16,7 +16,7 @@ from microasgi.middleware.errors import ServerErrorMiddleware
 from microasgi.middleware.exceptions import ExceptionHandler, ExceptionMiddleware, HandlerKey
 from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY
-from microasgi.routing import BaseRoute, Host, Mount, RouteRegistry, Router
+from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,9 +55,7 @@ class App(RouteRegistry):
     ) -> None:
         self.router = Router(routes, redirect_slashes=redirect_slashes)
         self.user_middleware: list[Middleware] = list(middleware or ())
-        self.exception_handlers: dict[HandlerKey, ExceptionHandler] = dict(
-            exception_handlers or {}
-        )
+        self.exception_handlers: dict[HandlerKey, ExceptionHandler] = dict(exception_handlers or {})
         self.debug = debug
         self.state = State()
         self.max_body_size = max_body_size
@@ -98,6 +96,10 @@ class App(RouteRegistry):
     def build_middleware_stack(self) -> ASGIApp:
         """Fold the stack: guard, user middleware, exception handlers, router."""
         inner = ExceptionMiddleware(self.router, self.exception_handlers, debug=self.debug)
+        if not self.user_middleware:
+            # ExceptionMiddleware answers every error it lets escape (or the response had
+            # started), so without user middleware the guard would have nothing to do.
+            return inner
         stack = build_stack(inner, self.user_middleware)
         return ServerErrorMiddleware(stack, debug=self.debug)
 

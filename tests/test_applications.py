@@ -256,7 +256,8 @@ def test_debug_shows_a_plain_traceback_or_an_html_page() -> None:
     plain = client.get("/boom")
     assert plain.status_code == 500
     assert plain.headers["content-type"].startswith("text/plain")
-    assert "Traceback" in plain.text and "<visible detail>" in plain.text
+    assert "Traceback" in plain.text
+    assert "<visible detail>" in plain.text
     page = client.get("/boom", headers={"accept": "text/html,*/*"})
     assert page.headers["content-type"].startswith("text/html")
     assert "&lt;visible detail&gt;" in page.text
@@ -398,3 +399,28 @@ def test_routes_property_lists_router_routes() -> None:
 
     assert app.routes is app.router.routes
     assert len(app.routes) == 1
+
+
+def test_failing_exception_handler_still_answers_500() -> None:
+    def broken_handler(request: Request, exc: Exception) -> Response:
+        raise RuntimeError("handler broke")
+
+    app = App(exception_handlers={LookupError: broken_handler})
+
+    @app.get("/")
+    async def home() -> str:
+        raise KeyError("k")
+
+    with pytest.raises(KeyError):
+        TestClient(app).get("/")
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert (response.status_code, response.text) == (500, "Internal Server Error")
+
+
+def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None:
+    from microasgi.middleware.errors import ServerErrorMiddleware
+    from microasgi.middleware.exceptions import ExceptionMiddleware
+
+    assert isinstance(App().build_middleware_stack(), ExceptionMiddleware)
+    with_middleware = App(middleware=[Middleware(HeaderMiddleware, "x")])
+    assert isinstance(with_middleware.build_middleware_stack(), ServerErrorMiddleware)

@@ -60,7 +60,11 @@ class ExceptionMiddleware:
             if started:
                 raise  # Too late for a response; the guard lets the server close.
             handler, is_server_error = self._lookup(exc)
-            response = await self._respond(handler, scope, receive, exc)
+            try:
+                response = await self._respond(handler, scope, receive, exc)
+            except Exception:
+                # A failing handler must not leave the client without an answer.
+                response, is_server_error = server_error_response(scope, exc, self.debug), True
             await response(scope, receive, send)
             if is_server_error:
                 raise
