@@ -11,12 +11,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from microasgi.convertors import CONVERTOR_TYPES, RANK_PATH, Convertor
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
 _RANK_MIXED = 3
 _NEVER = re.compile(r"(?!)")
+# RFC 3986 pchar minus the always-safe unreserved characters: what a built path may hold as is.
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,22 @@ class CompiledPath:
         return _PARAM.sub(lambda m: "{:" + (m.group(2) or "str") + "}", self.template)
 
     def format(self, params: dict[str, Any]) -> str:
-        """Fill the template; raises ValueError when a value doesn't fit its convertor."""
+        """Fill the template with percent-encoded values.
+
+        Encoding makes the round trip exact: the server decodes the path, so the route
+        sees the very value given here (``"a b"`` travels as ``a%20b``).
+
+        Raises:
+            ValueError: a value doesn't fit its convertor.
+        """
 
         def fill(found: re.Match[str]) -> str:
             name = found.group(1)
-            text = self.param_convertors[name].to_string(params[name])
-            if not self.param_convertors[name].matches(text):
+            convertor = self.param_convertors[name]
+            text = convertor.to_string(params[name])
+            if not convertor.matches(text):
                 raise ValueError(f"{text!r} does not fit parameter {name!r}")
-            return text
+            return quote(text, safe=_SEGMENT_SAFE + "/" if name == self.rest else _SEGMENT_SAFE)
 
         return _PARAM.sub(fill, self.template)
 
@@ -94,9 +105,12 @@ def compile_path(path: str, *, prefix_only: bool = False) -> CompiledPath:
     raw_segments = path[1:].split("/") if path else []
     for index, raw in enumerate(raw_segments):
         params = list(_PARAM.finditer(raw))
+        text = _PARAM.sub("", raw)
+        if "{" in text or "}" in text:
+            raise ValueError(
+                f"Malformed parameter in path {path!r}: {raw!r}; write {{name}} or {{name:kind}}."
+            )
         if not params:
-            if "{" in raw or "}" in raw:
-                raise ValueError(f"Malformed parameter in path {path!r}: {raw!r}")
             segments.append(raw)
             continue
         for found in params:
@@ -125,17 +139,40 @@ def _segment_matcher(raw: str, params: list[re.Match[str]]) -> SegmentMatcher:
         kind = params[0].group(2) or "str"
         convertor = CONVERTOR_TYPES[kind]
         return SegmentMatcher(key=kind, rank=convertor.rank, convertor=convertor)
-    # Text mixed with parameters, e.g. "{name}.{ext}": one regex for the segment, with
-    # positional group names so that routes differing only in param names share a node.
+    # Text mixed with parameters, e.g. "{name}.{ext}": one regex for the segment. Its groups
+    # are positional so that routes differing only in param names share a node.
+    regex = _mixed_regex(raw, params)
+    return SegmentMatcher(
+        key="re:" + regex, rank=_RANK_MIXED, pattern=re.compile(regex), groups=len(params)
+    )
+
+
+def _mixed_regex(raw: str, params: list[re.Match[str]]) -> str:
+    """A regex for ``raw`` whose n-th parameter is the group ``p<n>``."""
     regex, position = "", 0
     for number, found in enumerate(params):
         kind_regex = CONVERTOR_TYPES[found.group(2) or "str"].regex
         regex += re.escape(raw[position : found.start()]) + f"(?P<p{number}>{kind_regex})"
         position = found.end()
-    regex += re.escape(raw[position:])
-    return SegmentMatcher(
-        key="re:" + regex, rank=_RANK_MIXED, pattern=re.compile(regex), groups=len(params)
-    )
+    return regex + re.escape(raw[position:])
+
+
+def compile_host(host: str) -> tuple[CompiledPath, re.Pattern[str]]:
+    """Compile a ``Host`` pattern such as ``{tenant}.example.com``.
+
+    Returns the compiled template (for its params and for URL building) and a
+    case-insensitive regex whose n-th parameter is the group ``p<n>``.
+
+    Raises:
+        ValueError: the host holds '/', a malformed or unknown parameter, or a ``path`` one.
+    """
+    if not host or "/" in host:
+        raise ValueError(f"Host pattern {host!r} must be a non-empty host name without '/'.")
+    compiled = compile_path("/" + host)
+    if compiled.rest is not None:
+        raise ValueError(f"Host pattern {host!r} cannot hold a 'path' parameter.")
+    regex = _mixed_regex(host, list(_PARAM.finditer(host)))
+    return compiled, re.compile(regex, re.IGNORECASE)
 
 
 # A matched entry, its raw parameter values, and for rest-consumers (mounts, `path`
@@ -160,13 +197,14 @@ class RouteTable:
     """
 
     def __init__(self) -> None:
-        self._static: dict[str, list[Any]] = {}
+        # Static paths map straight to their candidates, built once here.
+        self._static: dict[str, list[Candidate]] = {}
         self._root = _Node()
 
     def add(self, compiled: CompiledPath, entry: Any, *, is_mount: bool = False) -> None:
         """Index ``entry`` under ``compiled`` (registration order breaks ties)."""
         if compiled.is_static and not is_mount:
-            self._static.setdefault(compiled.template, []).append(entry)
+            self._static.setdefault(compiled.template, []).append((entry, (), None))
             return
         node = self._root
         for segment in compiled.segments:
@@ -179,7 +217,7 @@ class RouteTable:
     def entries_at(self, compiled: CompiledPath, *, is_mount: bool = False) -> list[Any]:
         """Entries registered with the same path shape (for clash detection)."""
         if compiled.is_static and not is_mount:
-            return list(self._static.get(compiled.template, ()))
+            return [entry for entry, _, _ in self._static.get(compiled.template, ())]
         node: _Node | None = self._root
         for segment in compiled.segments:
             node = _find_child(node, segment) if node is not None else None
@@ -190,15 +228,19 @@ class RouteTable:
         return list(node.leaves)
 
     def match(self, path: str) -> Iterator[Candidate]:
-        """Yield the entries matching ``path``, most specific first."""
+        """Iterate over the entries matching ``path``, most specific first (lazily)."""
         static = self._static.get(path)
         if static:
-            for entry in static:
-                yield entry, (), None
+            # Split and walk only if no static entry serves (a 405 needs them all).
+            return _then_walk(static, self._root, path)
         if not path.startswith("/"):
-            return
-        segments = path[1:].split("/")
-        yield from _walk(self._root, segments, 0, ())
+            return iter(())
+        return _walk(self._root, path[1:].split("/"), 0, ())
+
+
+def _then_walk(static: list[Candidate], root: "_Node", path: str) -> Iterator[Candidate]:
+    yield from static
+    yield from _walk(root, path[1:].split("/"), 0, ())
 
 
 def _child(node: _Node, segment: str | SegmentMatcher) -> _Node:

@@ -121,10 +121,18 @@ def register_convertor(name: str, convertor: Convertor) -> None:
     """Make ``{param:name}`` available in paths registered from now on.
 
     Raises:
-        ValueError: ``name`` is not an identifier, or its regex can span segments.
+        TypeError: ``convertor`` is not a ``Convertor`` instance.
+        ValueError: ``name`` is not an identifier, or the regex is empty or can span segments.
     """
+    if not isinstance(convertor, Convertor):
+        raise TypeError(
+            f"register_convertor({name!r}, ...) needs a Convertor instance, got {convertor!r}; "
+            "subclass microasgi.Convertor and pass MyConvertor()."
+        )
     if not name.isidentifier():
         raise ValueError(f"Convertor name must be an identifier, got {name!r}.")
+    if not convertor.regex:
+        raise ValueError(f"Convertor {name!r} needs a non-empty class attribute 'regex'.")
     if convertor.pattern.fullmatch("/"):
         raise ValueError(f"Convertor {name!r} must match within one path segment (no '/').")
     CONVERTOR_TYPES[name] = convertor

@@ -137,15 +137,21 @@ def to_response(result: Any, endpoint: Any) -> Response:
     )
 
 
-def class_endpoint_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    """The HTTP methods a class endpoint defines (``get`` -> ``GET``), HEAD from GET."""
+def class_endpoint_methods(cls: type) -> dict[str, str]:
+    """The HTTP methods a class endpoint defines, to the attribute serving each.
+
+    ``get`` serves GET, and HEAD too unless the class defines ``head``.
+
+    Raises:
+        TypeError: the class defines none.
+    """
     methods = {
-        name: getattr(cls, name.lower())
-        for name in HTTP_METHODS
-        if callable(getattr(cls, name.lower(), None))
+        method: method.lower()
+        for method in HTTP_METHODS
+        if callable(getattr(cls, method.lower(), None))
     }
     if "GET" in methods and "HEAD" not in methods:
-        methods["HEAD"] = methods["GET"]
+        methods["HEAD"] = "get"
     if not methods:
         raise TypeError(
             f"Class endpoint {endpoint_name(cls)} defines no HTTP method "
@@ -155,25 +161,38 @@ def class_endpoint_methods(cls: type) -> dict[str, Callable[..., Any]]:
 
 
 def bind_class_endpoint(cls: type, param_names: Collection[str]) -> dict[str, EndpointCaller]:
-    """Bind each method of a class endpoint; a fresh ``cls()`` serves each request."""
+    """Bind each method of a class endpoint; a fresh ``cls()`` serves each request.
+
+    Raises:
+        TypeError: ``cls()`` needs arguments, or a method has an unbindable parameter.
+    """
+    try:
+        inspect.signature(cls).bind()
+    except TypeError:
+        raise TypeError(
+            f"Class endpoint {endpoint_name(cls)} must be constructible without arguments: "
+            "a fresh instance serves each request."
+        ) from None
+    except ValueError:
+        pass  # no signature to read (a builtin base's __init__): the first request will tell
     return {
-        method: _bind_method(cls, function, param_names)
-        for method, function in class_endpoint_methods(cls).items()
+        method: _bind_method(cls, attribute, param_names)
+        for method, attribute in class_endpoint_methods(cls).items()
     }
 
 
-def _bind_method(
-    cls: type, function: Callable[..., Any], param_names: Collection[str]
-) -> EndpointCaller:
-    # The first parameter is `self`; the rest bind like a function endpoint's.
-    connection_arg, param_args = _plan_arguments(
-        function, _parameters(function)[1:], param_names
-    )
+def _bind_method(cls: type, attribute: str, param_names: Collection[str]) -> EndpointCaller:
+    function = getattr(cls, attribute)
+    parameters = _parameters(function)
+    # On the class, a plain method is a function whose first parameter is `self`; static
+    # and class methods come back without it.
+    if not isinstance(inspect.getattr_static(cls, attribute), staticmethod | classmethod):
+        parameters = parameters[1:]
+    connection_arg, param_args = _plan_arguments(function, parameters, param_names)
     run_async = is_async_callable(function)
-    method_name = function.__name__
 
     async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
-        method = getattr(cls(), method_name)
+        method = getattr(cls(), attribute)
         kwargs = {name: params[name] for name in param_args}
         if connection_arg is not None:
             kwargs[connection_arg] = connection

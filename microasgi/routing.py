@@ -5,12 +5,12 @@ matching); the Router only looks the path up and does the I/O. No match is a
 404, a path match with the wrong method a 405 with ``Allow``.
 """
 
-import re
 from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
-from microasgi._routetable import Candidate, CompiledPath, RouteTable, compile_path
-from microasgi.convertors import CONVERTOR_TYPES
+from microasgi._routetable import Candidate, CompiledPath, RouteTable, compile_host, compile_path
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -22,7 +22,7 @@ from microasgi.endpoints import (
 from microasgi.exceptions import HTTPException, NoMatchFound
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request, route_path
-from microasgi.responses import RedirectResponse
+from microasgi.responses import PlainTextResponse, RedirectResponse
 from microasgi.types import ASGIApp, Receive, Scope, Send
 from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
 
@@ -45,23 +45,28 @@ class BaseRoute:
     compiled: CompiledPath
     name: str | None
     is_mount = False
+    # HTTP methods served; empty for websocket routes, mounts and hosts.
+    methods: frozenset[str] = frozenset()
 
     def path_params(self, candidate: Candidate) -> dict[str, Any] | None:
         """Convert the matched raw values; None when a convertor refuses one."""
         _, values, remainder = candidate
+        compiled = self.compiled
         params: dict[str, Any] = {}
-        convertors = self.compiled.param_convertors
-        try:
-            for name, value in zip(self.compiled.param_order, values, strict=False):
-                params[name] = convertors[name].convert(value)
-        except ValueError:
-            return None
-        if self.compiled.rest is not None and remainder is not None:
-            params[self.compiled.rest] = remainder[1:]
+        if values:
+            convertors = compiled.param_convertors
+            try:
+                # zip stops before a trailing `path` param: its value is the remainder.
+                for name, value in zip(compiled.param_order, values, strict=False):
+                    params[name] = convertors[name].convert(value)
+            except ValueError:
+                return None
+        if compiled.rest is not None and remainder is not None:
+            params[compiled.rest] = remainder[1:]
         return params
 
     async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], remainder: str | None
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         raise NotImplementedError
 
@@ -72,32 +77,75 @@ class BaseRoute:
         """A copy of this route under ``prefix``, wrapped in ``middleware`` (include_router)."""
         raise NotImplementedError
 
-    def _format(self, name: str, params: dict[str, Any], protocol: str) -> URLPath:
-        expected = set(self.compiled.param_convertors)
-        if name != self.name or set(params) != expected:
-            raise NoMatchFound(name, params)
-        try:
-            return URLPath(self.compiled.format(params), protocol=protocol)
-        except (ValueError, TypeError) as exc:
-            raise NoMatchFound(name, params) from exc
-
-
-def _set_limit(scope: Scope, key: str, value: Any) -> None:
-    if value is not INHERIT:
-        scope[key] = value
-
 
 def _merge_params(scope: Scope, params: dict[str, Any]) -> None:
     outer = scope.get("path_params")
     scope["path_params"] = {**outer, **params} if outer else params
 
 
-class Route(BaseRoute):
+def _child_name(own: str | None, name: str) -> str | None:
+    """The name to look up inside a mount or host called ``own``; None when not ours."""
+    if own is None:
+        return name
+    if name.startswith(own + ":"):
+        return name[len(own) + 1 :]
+    return None
+
+
+class _EndpointRoute(BaseRoute):
+    """What Route and WebSocketRoute share: an endpoint at a path, behind its middleware."""
+
+    # The scope key of the size limit this route may override, and the URL protocol.
+    _limit_key: str
+    _protocol: str
+    app: ASGIApp
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None,
+        middleware: Sequence[Middleware] | None,
+        limit: int | None,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.compiled = compile_path(path)
+        self.name = name if name is not None else getattr(endpoint, "__name__", None)
+        self.middleware = list(middleware or ())
+        self._limit = limit
+
+    async def handle(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
+    ) -> None:
+        _merge_params(scope, params)
+        scope["endpoint"] = self.endpoint
+        scope["route"] = self
+        if self._limit is not INHERIT:
+            scope[self._limit_key] = self._limit
+        await self.app(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
+        if name != self.name or params.keys() != self.compiled.param_convertors.keys():
+            raise NoMatchFound(name, params)
+        try:
+            return URLPath(self.compiled.format(params), protocol=self._protocol)
+        except (ValueError, TypeError) as exc:
+            raise NoMatchFound(name, params) from exc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
+
+
+class Route(_EndpointRoute):
     """An HTTP route: ``Route(path, endpoint, *, methods=None, name=None, middleware=None)``.
 
     ``endpoint`` is a function (async or sync) or a class with ``get``/``post``/...
     methods. GET routes answer HEAD too.
     """
+
+    _limit_key = MAX_BODY_SIZE_KEY
+    _protocol = "http"
 
     def __init__(
         self,
@@ -109,11 +157,7 @@ class Route(BaseRoute):
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = INHERIT,
     ) -> None:
-        self.path = path
-        self.endpoint = endpoint
-        self.compiled = compile_path(path)
-        self.name = name if name is not None else getattr(endpoint, "__name__", None)
-        self.middleware = list(middleware or ())
+        super().__init__(path, endpoint, name, middleware, max_body_size)
         self.max_body_size = max_body_size
         param_names = list(self.compiled.param_convertors)
         self._callers: dict[str, EndpointCaller]
@@ -132,7 +176,7 @@ class Route(BaseRoute):
                 wanted.add("HEAD")
             self.methods = frozenset(wanted)
             self._callers = dict.fromkeys(self.methods, caller)
-        self.app: ASGIApp = build_stack(self._run_endpoint, self.middleware)
+        self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -141,20 +185,9 @@ class Route(BaseRoute):
             response = to_response(result, self.endpoint)
             await response(scope, receive, send)
         finally:
+            # Checked here rather than always awaiting close(): most requests have no form.
             if request._form is not None:
                 await request.close()
-
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], remainder: str | None
-    ) -> None:
-        _merge_params(scope, params)
-        scope["endpoint"] = self.endpoint
-        scope["route"] = self
-        _set_limit(scope, MAX_BODY_SIZE_KEY, self.max_body_size)
-        await self.app(scope, receive, send)
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        return self._format(name, params, "http")
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Route":
         return Route(
@@ -170,10 +203,14 @@ class Route(BaseRoute):
         return f"Route(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)})"
 
 
-class WebSocketRoute(BaseRoute):
-    """A websocket route: ``WebSocketRoute(path, endpoint, *, name=None, middleware=None)``."""
+class WebSocketRoute(_EndpointRoute):
+    """A websocket route: ``WebSocketRoute(path, endpoint, *, name=None, middleware=None)``.
 
-    methods: frozenset[str] = frozenset()
+    ``endpoint`` is a function (async or sync) or a ``WebSocketEndpoint`` subclass.
+    """
+
+    _limit_key = MAX_MESSAGE_SIZE_KEY
+    _protocol = "websocket"
 
     def __init__(
         self,
@@ -184,11 +221,7 @@ class WebSocketRoute(BaseRoute):
         middleware: Sequence[Middleware] | None = None,
         max_message_size: int | None = INHERIT,
     ) -> None:
-        self.path = path
-        self.endpoint = endpoint
-        self.compiled = compile_path(path)
-        self.name = name if name is not None else getattr(endpoint, "__name__", None)
-        self.middleware = list(middleware or ())
+        super().__init__(path, endpoint, name, middleware, max_message_size)
         self.max_message_size = max_message_size
         if isinstance(endpoint, type) and issubclass(endpoint, WebSocketEndpoint):
             endpoint_class = endpoint
@@ -199,23 +232,11 @@ class WebSocketRoute(BaseRoute):
             self._caller: EndpointCaller = run_class
         else:
             self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors))
-        self.app: ASGIApp = build_stack(self._run_endpoint, self.middleware)
+        self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         await serve_websocket(websocket, self._caller(websocket, scope["path_params"]))
-
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], remainder: str | None
-    ) -> None:
-        _merge_params(scope, params)
-        scope["endpoint"] = self.endpoint
-        scope["route"] = self
-        _set_limit(scope, MAX_MESSAGE_SIZE_KEY, self.max_message_size)
-        await self.app(scope, receive, send)
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        return self._format(name, params, "websocket")
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "WebSocketRoute":
         return WebSocketRoute(
@@ -226,19 +247,17 @@ class WebSocketRoute(BaseRoute):
             max_message_size=self.max_message_size,
         )
 
-    def __repr__(self) -> str:
-        return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
-
 
 class Mount(BaseRoute):
     """Serve another app (or a list of routes) under a path prefix.
 
     The child sees the full path in ``scope["path"]`` and the prefix added to
-    ``scope["root_path"]``, as the ASGI spec says.
+    ``scope["root_path"]``, as the ASGI spec says. A named mount's routes are
+    ``"mount:route"`` for ``url_path_for``; ``url_path_for(mount_name, path=...)``
+    gives a path under the mount itself (for static files and other plain apps).
     """
 
     is_mount = True
-    methods: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -256,6 +275,7 @@ class Mount(BaseRoute):
         self.path = path.rstrip("/")
         self.compiled = compile_path(self.path, prefix_only=True)
         self.name = name
+        # The permissive boundary: any ASGI app, with or without routes/url_path_for.
         self.inner: Any = app if app is not None else Router(routes)
         self.middleware = list(middleware or ())
         self.max_body_size = max_body_size
@@ -268,50 +288,43 @@ class Mount(BaseRoute):
         return routes
 
     async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], remainder: str | None
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         child = dict(scope)
-        path: str = scope["path"]
-        # The matched prefix is whatever of the routed path the remainder doesn't cover.
+        # The matched prefix is whatever of the routed path the rest doesn't cover.
         routed = route_path(scope)
-        matched = routed[: len(routed) - len(remainder or "")]
+        matched = routed[: len(routed) - len(rest or "")]
         child["root_path"] = scope.get("root_path", "") + matched
         if "app_root_path" not in scope:
+            # request.base_url (and so url_for) stays at the app's root, not the mount's.
             child["app_root_path"] = scope.get("root_path", "")
-        child["path"] = path
         _merge_params(child, params)
-        _set_limit(child, MAX_BODY_SIZE_KEY, self.max_body_size)
-        _set_limit(child, MAX_MESSAGE_SIZE_KEY, self.max_message_size)
+        if self.max_body_size is not INHERIT:
+            child[MAX_BODY_SIZE_KEY] = self.max_body_size
+        if self.max_message_size is not INHERIT:
+            child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
         await self.app(child, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        mount_names = set(self.compiled.param_convertors)
-        if self.name is not None and name == self.name and "path" in params:
-            # url_path_for("static", path="/css/site.css") -> the mount prefix + path.
+        mount_names = self.compiled.param_convertors.keys()
+        if name == self.name and "path" in params:
             own = {key: value for key, value in params.items() if key != "path"}
-            if set(own) != mount_names:
+            if own.keys() != mount_names:
                 raise NoMatchFound(name, params)
-            path = str(params["path"])
-            return URLPath(self._prefix(own, name) + "/" + path.lstrip("/"), protocol="http")
-        if self.name is None:
-            child_name = name
-        elif name.startswith(self.name + ":"):
-            child_name = name[len(self.name) + 1 :]
-        else:
-            raise NoMatchFound(name, params)
-        if not mount_names <= set(params):
+            path = quote(str(params["path"]).lstrip("/"), safe=_PATH_SAFE)
+            return URLPath(self._prefix(own, name, params) + "/" + path, protocol="http")
+        child_name = _child_name(self.name, name)
+        url_path_for = getattr(self.inner, "url_path_for", None)
+        if child_name is None or url_path_for is None or not mount_names <= params.keys():
             raise NoMatchFound(name, params)
         own = {key: params[key] for key in mount_names}
         rest = {key: value for key, value in params.items() if key not in mount_names}
-        url_path_for = getattr(self.inner, "url_path_for", None)
-        if url_path_for is None:
-            raise NoMatchFound(name, params)
         child: URLPath = url_path_for(child_name, **rest)
-        return URLPath(self._prefix(own, name) + child, protocol=child.protocol)
+        return URLPath(self._prefix(own, name, params) + child, protocol=child.protocol)
 
-    def _prefix(self, params: dict[str, Any], name: str) -> str:
+    def _prefix(self, own: dict[str, Any], name: str, params: dict[str, Any]) -> str:
         try:
-            return self.compiled.format(params)
+            return self.compiled.format(own)
         except (ValueError, TypeError) as exc:
             raise NoMatchFound(name, params) from exc
 
@@ -329,27 +342,23 @@ class Mount(BaseRoute):
         return f"Mount(path={self.path!r}, name={self.name!r}, app={self.inner!r})"
 
 
-_HOST_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+# What a path given to url_path_for(mount_name, path=...) may keep unencoded.
+_PATH_SAFE = "/!$&'()*+,;=:@"
 
 
 class Host(BaseRoute):
-    """Serve another app for requests whose Host matches ``host`` (``{sub}.example.com``)."""
+    """Serve another app for requests whose Host matches ``host`` (``{sub}.example.com``).
 
-    methods: frozenset[str] = frozenset()
+    The port of the request's Host header is ignored, and so is case. Hosts are
+    tried, in registration order, before any path route of the same router.
+    """
 
     def __init__(self, host: str, app: ASGIApp, *, name: str | None = None) -> None:
         self.host = host
         self.app = app
         self.name = name
-        self.compiled = compile_path("/" + host.replace("/", ""))
-        regex, position = "", 0
-        for found in _HOST_PARAM.finditer(host):
-            kind = found.group(2) or "str"
-            part = CONVERTOR_TYPES[kind].regex
-            regex += re.escape(host[position : found.start()]) + f"(?P<{found.group(1)}>{part})"
-            position = found.end()
-        regex += re.escape(host[position:])
-        self._pattern = re.compile(regex, re.IGNORECASE)
+        self.compiled, self._pattern = compile_host(host)
+        self._groups = tuple(f"p{number}" for number in range(len(self.compiled.param_order)))
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -357,37 +366,39 @@ class Host(BaseRoute):
         return routes
 
     def match_host(self, host: str) -> dict[str, Any] | None:
+        """The converted host params when ``host`` (port already stripped) matches, else None."""
         found = self._pattern.fullmatch(host)
         if found is None:
             return None
-        convertors = self.compiled.param_convertors
-        return {name: convertors[name].convert(value) for name, value in found.groupdict().items()}
+        values = tuple(found.group(group) for group in self._groups)
+        return self.path_params((self, values, None))
 
     async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], remainder: str | None
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         _merge_params(scope, params)
         await self.app(scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        if self.name is None:
-            child_name = name
-        elif name.startswith(self.name + ":"):
-            child_name = name[len(self.name) + 1 :]
-        else:
-            raise NoMatchFound(name, params)
-        host_names = set(self.compiled.param_convertors)
-        if not host_names <= set(params):
-            raise NoMatchFound(name, params)
-        host = self.compiled.format({key: params[key] for key in host_names})[1:]
+        host_names = self.compiled.param_convertors.keys()
+        child_name = _child_name(self.name, name)
         url_path_for = getattr(self.app, "url_path_for", None)
-        if url_path_for is None:
+        if child_name is None or url_path_for is None or not host_names <= params.keys():
             raise NoMatchFound(name, params)
+        try:
+            host = self.compiled.format({key: params[key] for key in host_names})[1:]
+        except (ValueError, TypeError) as exc:
+            raise NoMatchFound(name, params) from exc
         child_params = {key: value for key, value in params.items() if key not in host_names}
         child: URLPath = url_path_for(child_name, **child_params)
         return URLPath(str(child), protocol=child.protocol, host=host)
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Host":
+        if prefix or middleware:
+            raise ValueError(
+                f"Cannot include {self!r} under a prefix or middleware: a Host matches the "
+                "host name, not the path. Put the prefix or middleware inside its app."
+            )
         return self
 
     def __repr__(self) -> str:
@@ -523,9 +534,7 @@ class RouteRegistry:
         middleware: Sequence[Middleware] | None,
         max_body_size: int | None,
     ) -> Callable[[F], F]:
-        return self.route(
-            path, [method], name, middleware=middleware, max_body_size=max_body_size
-        )
+        return self.route(path, [method], name, middleware=middleware, max_body_size=max_body_size)
 
     def get(
         self,
@@ -609,6 +618,9 @@ class RouteRegistry:
 class Router(RouteRegistry):
     """An ASGI app that matches ``scope["path"]`` and ``scope["type"]`` to routes.
 
+    Under an App, a miss raises ``HTTPException`` (404, or 405 with ``Allow``) so that
+    the app's handlers answer it; a Router served on its own answers in plain text.
+
     Args:
         routes: Route, WebSocketRoute, Mount and Host entries, in registration order.
         redirect_slashes: answer a miss whose slash/no-slash twin matches with a 307.
@@ -627,13 +639,20 @@ class Router(RouteRegistry):
     # Registration ---------------------------------------------------------------------
 
     def add(self, route: BaseRoute) -> None:
-        """Register a route object; a clash with an existing route is a ValueError."""
+        """Register a route object.
+
+        Raises:
+            ValueError: it clashes with a registered route (same path shape and scope
+                type, and for HTTP a shared method; or two mounts at one prefix).
+            TypeError: it is not a Route, WebSocketRoute, Mount or Host.
+        """
         if isinstance(route, Host):
             self._hosts.append(route)
         else:
-            for scope_type in self._scope_types(route):
-                self._check_clash(route, scope_type)
-            for scope_type in self._scope_types(route):
+            scope_types = self._scope_types(route)
+            # A mount sits in both tables alike, so checking the first is enough.
+            self._check_clash(route, scope_types[0])
+            for scope_type in scope_types:
                 self._tables[scope_type].add(route.compiled, route, is_mount=route.is_mount)
         self.routes.append(route)
 
@@ -645,19 +664,24 @@ class Router(RouteRegistry):
             return ("websocket",)
         if isinstance(route, Mount):
             return ("http", "websocket")
-        raise TypeError(f"Not a route: {route!r}")
+        raise TypeError(f"Expected a Route, WebSocketRoute, Mount or Host, got {route!r}.")
 
     def _check_clash(self, route: BaseRoute, scope_type: str) -> None:
         table = self._tables[scope_type]
         for existing in table.entries_at(route.compiled, is_mount=route.is_mount):
-            shared = existing.methods & route.methods if scope_type == "http" else True
-            if shared:
-                raise ValueError(
-                    f"Route clash: {_describe(route)} and {_describe(existing)} both serve "
-                    f"{scope_type} {route.compiled.shape!r}"
-                    + (f" for {', '.join(sorted(shared))}" if isinstance(shared, frozenset) else "")
-                    + "; give them different paths or methods."
-                )
+            if route.is_mount:
+                serve = "are mounted at"
+            elif scope_type == "http":
+                shared = existing.methods & route.methods
+                if not shared:
+                    continue
+                serve = f"both serve {', '.join(sorted(shared))} on"
+            else:
+                serve = "both serve websocket on"
+            raise ValueError(
+                f"Route clash: {_describe(route)} and {_describe(existing)} {serve} "
+                f"{route.compiled.shape!r}; give them different paths or methods."
+            )
 
     # URL building ---------------------------------------------------------------------
 
@@ -688,7 +712,8 @@ class Router(RouteRegistry):
         table = self._tables.get(scope_type)
         if table is None:
             raise ValueError(
-                f"Unsupported scope type {scope_type!r}: expected 'http', 'websocket' or 'lifespan'."
+                f"Unsupported scope type {scope_type!r}: "
+                "expected 'http', 'websocket' or 'lifespan'."
             )
         path = route_path(scope)
         if scope_type == "http":
@@ -720,29 +745,14 @@ class Router(RouteRegistry):
             else:
                 allowed |= route.methods
         if allowed:
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+            await _refuse(scope, receive, send, 405, {"Allow": ", ".join(sorted(allowed))})
+            return
         if self.redirect_slashes:
-            location = self._slash_twin(table, path, scope)
+            location = _slash_twin(table, path, scope)
             if location is not None:
                 await RedirectResponse(location, status_code=307)(scope, receive, send)
                 return
-        raise HTTPException(404)
-
-    def _slash_twin(self, table: RouteTable, path: str, scope: Scope) -> str | None:
-        """The Location for a slash/no-slash redirect, when the twin path matches."""
-        if path == "/" or not path.startswith("/"):
-            return None
-        twin = path[:-1] if path.endswith("/") else path + "/"
-        if not any(True for _ in table.match(twin)):
-            return None
-        raw_path: bytes | None = scope.get("raw_path")
-        full = raw_path.decode("latin-1") if raw_path else scope["path"]
-        full = full[:-1] if full.endswith("/") else full + "/"
-        # A Location starting with // (or /\) is scheme-relative: an open redirect.
-        if full.startswith(("//", "/\\")) or not full.startswith("/"):
-            return None
-        query: bytes = scope.get("query_string", b"")
-        return full + ("?" + query.decode("latin-1") if query else "")
+        await _refuse(scope, receive, send, 404, None)
 
     async def _dispatch_websocket(
         self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send
@@ -754,6 +764,44 @@ class Router(RouteRegistry):
                 await route.handle(scope, receive, send, params, candidate[2])
                 return
         await _deny_websocket(scope, send, 404, b"Not Found")
+
+
+def _slash_twin(table: RouteTable, path: str, scope: Scope) -> str | None:
+    """The Location for a slash/no-slash redirect, when the twin of ``path`` matches.
+
+    ``path`` is the routed part; "" (a mount's own prefix) has the twin "/".
+    """
+    if path == "/" or (path and not path.startswith("/")):
+        return None
+    twin = path[:-1] if path.endswith("/") else path + "/"
+    if next(table.match(twin), None) is None:
+        return None
+    full: str = scope["path"]
+    raw_path: bytes | None = scope.get("raw_path")
+    raw = raw_path.decode("latin-1") if raw_path else ""
+    # Keep the client's encoding when raw_path spells the same path (a decoded '%'
+    # or '?' would change the URL); otherwise encode the decoded path.
+    if raw and raw.endswith("/") == full.endswith("/") and unquote(raw) == full:
+        location = raw
+    else:
+        location = quote(full, safe=_PATH_SAFE)
+    location = location[:-1] if location.endswith("/") else location + "/"
+    # A Location starting with // (or /\, which browsers read alike) is scheme-relative:
+    # it would send the client to another host (an open redirect).
+    if location.startswith(("//", "/\\")):
+        return None
+    query: bytes = scope.get("query_string", b"")
+    return location + ("?" + query.decode("latin-1") if query else "")
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, headers: dict[str, str] | None
+) -> None:
+    """A 404 or 405: raised for the App's handlers when under an App, else answered here."""
+    if "app" in scope:
+        raise HTTPException(status, headers=headers)
+    response = PlainTextResponse(HTTPStatus(status).phrase, status_code=status, headers=headers)
+    await response(scope, receive, send)
 
 
 async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> None:
@@ -780,5 +828,7 @@ async def _acknowledge_lifespan(receive: Receive, send: Send) -> None:
 
 def _describe(route: BaseRoute) -> str:
     endpoint = getattr(route, "endpoint", None)
-    label = endpoint_name(endpoint) if endpoint is not None else repr(route)
-    return f"{label} ({getattr(route, 'path', '')!r})"
+    path = getattr(route, "path", "")
+    if endpoint is not None:
+        return f"{endpoint_name(endpoint)} ({path!r})"
+    return f"{type(route).__name__}({path!r}, name={route.name!r})"
