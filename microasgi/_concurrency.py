@@ -1,21 +1,30 @@
-"""The one module that talks to anyio: worker threads and iteration in threads.
+"""The one module that talks to anyio: worker threads, the disconnect watch, task groups.
 
 Everything that must not block the event loop (sync endpoints, sync iterators,
-file I/O) goes through here, so the thread policy lives in one place.
+file I/O) goes through here, so the thread policy lives in one place; so does the
+cancellation policy (what is shielded, what a client disconnect cancels).
+This module knows the ASGI receive channel, not requests, responses or routing.
 """
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import ParamSpec, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
+import anyio.lowlevel
 import anyio.to_thread
+
+from microasgi.types import Message, Receive
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 async def run_in_threadpool(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking callable in a worker thread and return its result."""
+    """Run a blocking callable in a worker thread and return its result.
+
+    Context variables set by the caller are visible in the thread (anyio copies the context).
+    """
     if kwargs:
         return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
     return await anyio.to_thread.run_sync(func, *args)
@@ -32,21 +41,104 @@ def _next_or_stop(iterator: Iterator[T]) -> T:
         raise _StopSentinel from None
 
 
-async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncIterator[T]:
+async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
     """Iterate a blocking iterable, each ``next`` in a worker thread.
 
     When the consumer stops early (client gone, error), the iterator's ``close``
     runs in a thread too, so a generator's ``finally`` block always executes.
     """
     iterator = iter(iterable)
+    exhausted = False
     try:
         while True:
             try:
                 yield await anyio.to_thread.run_sync(_next_or_stop, iterator)
             except _StopSentinel:
+                exhausted = True
                 return
     finally:
-        close = getattr(iterator, "close", None)
+        # An exhausted iterator has nothing left to clean up: skip the thread hop.
+        close = None if exhausted else getattr(iterator, "close", None)
         if close is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(close)
+
+
+async def aclose_quietly(iterable: object) -> None:
+    """Close an async iterator if it has ``aclose``, even inside a cancelled scope.
+
+    Shielded so that a generator's ``finally`` gets to run its own awaits when the
+    stream was stopped by a client disconnect (a cancellation).
+    """
+    aclose: Callable[[], Awaitable[Any]] | None = getattr(iterable, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
+
+
+# Scheduler passes receive_nowait() allows: enough for a receive that checkpoints
+# before returning a queued message (anyio memory streams do), never a real wait.
+_READY_PASSES = 5
+
+
+async def receive_nowait(receive: Receive) -> Message | None:
+    """The next message if ``receive`` has one ready now, else None (never waits on I/O).
+
+    ``receive`` runs in a child task for a few scheduler passes, then is cancelled if it
+    is still waiting. A cancelled scope around a plain await would not do: receives
+    that checkpoint first (anyio memory streams) would never return a queued message.
+    A message that arrives while the child is being cancelled is still returned, and an
+    error from ``receive`` is raised as it is (not in an ExceptionGroup).
+    """
+    taken: list[Message] = []
+    errors: list[Exception] = []
+    # Only the child's wait is cancelled, never the caller's task.
+    waiting = anyio.CancelScope()
+
+    async def take() -> None:
+        with waiting:
+            try:
+                taken.append(await receive())
+            except Exception as exc:
+                errors.append(exc)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(take)
+        for _ in range(_READY_PASSES):
+            await anyio.lowlevel.checkpoint()
+            if taken or errors:
+                break
+        waiting.cancel()
+    if errors:
+        raise errors[0]
+    return taken[0] if taken else None
+
+
+async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[None]]) -> None:
+    """Run ``func`` while watching ``receive``; cancel it when ``http.disconnect`` arrives.
+
+    Before ASGI spec 2.4 a server drops what is sent after the client left, so the
+    only way to notice is receive(). Messages other than the disconnect (the unread
+    rest of the request body) are dropped. An error from ``func`` or ``receive`` is
+    raised as it is, not wrapped in an ExceptionGroup.
+    """
+    errors: list[Exception] = []
+
+    async with anyio.create_task_group() as task_group:
+
+        async def watch() -> None:
+            try:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            except Exception as exc:
+                errors.append(exc)
+            task_group.cancel_scope.cancel()
+
+        task_group.start_soon(watch)
+        try:
+            await func()
+        except Exception as exc:
+            errors.append(exc)
+        task_group.cancel_scope.cancel()
+    if errors:
+        raise errors[0]

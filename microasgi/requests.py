@@ -7,14 +7,15 @@ This module knows the ASGI scope and the receive channel, not routing or respons
 """
 
 import json
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Generator, Mapping
 from functools import cached_property
 from typing import Any
 
-import anyio
-
-from microasgi.datastructures import URL, Address, Headers, QueryParams, State
+from microasgi._concurrency import receive_nowait
+from microasgi.datastructures import URL, Address, FormData, Headers, QueryParams, State
 from microasgi.exceptions import ClientDisconnect, HTTPException
+from microasgi.formparsers import parse_form
 from microasgi.types import Message, Receive, Scope
 
 # Scope keys microasgi adds; namespaced so they never clash with the ASGI spec's.
@@ -26,8 +27,9 @@ def parse_cookies(cookie_header: str) -> dict[str, str]:
     """Parse a ``Cookie`` header into a dict, tolerating junk.
 
     Pairs without ``=`` are kept with an empty name (browsers send them), surrounding
-    whitespace and double quotes are stripped, and the first of duplicate names wins
-    (RFC 6265 section 5.4: the most specific cookie is listed first).
+    whitespace and double quotes are stripped (with the backslash escapes inside quotes
+    that ``set_cookie`` writes), and the first of duplicate names wins (RFC 6265
+    section 5.4: the most specific cookie is listed first). Never raises.
     """
     cookies: dict[str, str] = {}
     for chunk in cookie_header.split(";"):
@@ -37,9 +39,21 @@ def parse_cookies(cookie_header: str) -> dict[str, str]:
         name, value = name.strip(), value.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
+            if "\\" in value:
+                value = _COOKIE_ESCAPE.sub(_unescape, value)
         if name or value:
             cookies.setdefault(name, value)
     return cookies
+
+
+# Backslash escapes inside a quoted value, as SimpleCookie writes them (Response.set_cookie):
+# three octal digits for a byte, or a backslash before any other character.
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    octal = match[1]
+    return chr(int(octal, 8)) if octal else match[2]
 
 
 def route_path(scope: Scope) -> str:
@@ -103,8 +117,9 @@ class HTTPConnection(Mapping[str, Any]):
 
     @cached_property
     def cookies(self) -> dict[str, str]:
-        header = self.headers.get("cookie")
-        return parse_cookies(header) if header else {}
+        # HTTP/2 may split the cookies over several headers (RFC 9113 section 8.2.3).
+        headers = self.headers.getlist("cookie")
+        return parse_cookies("; ".join(headers)) if headers else {}
 
     @property
     def client(self) -> Address | None:
@@ -139,19 +154,28 @@ class HTTPConnection(Mapping[str, Any]):
 
 
 class Request(HTTPConnection):
-    """An HTTP request: the scope plus a lazily read, size-bounded body."""
+    """An HTTP request: the scope plus a lazily read, size-bounded body.
+
+    The body is bounded by ``scope["microasgi.max_body_size"]`` (set by the app, a
+    route or a mount; absent or None means no limit).
+    """
+
+    # Per-request state starts as these class-level defaults, so building a Request
+    # stores two attributes; each is set on the instance when it first changes.
+    _body: bytes | None = None
+    _json: Any = None
+    _has_json = False
+    _stream_consumed = False
+    _disconnected = False
+    # Body messages taken off the channel by is_disconnected(), replayed by stream().
+    _pending: list[Message] | None = None
+    _form: FormData | None = None
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Request needs an 'http' scope, got {scope['type']!r}.")
-        super().__init__(scope, receive)
-        self._body: bytes | None = None
-        self._json: Any = _UNSET
-        self._stream_consumed = False
-        self._disconnected = False
-        # Body messages taken off the channel by is_disconnected(), replayed by stream().
-        self._pending: list[Message] = []
-        self._form: Any = None
+        self.scope = scope
+        self._receive = receive
 
     @property
     def method(self) -> str:
@@ -165,14 +189,21 @@ class Request(HTTPConnection):
         return self._receive
 
     def _body_limit(self) -> int | None:
+        """The body limit, checked first against the declared ``Content-Length``.
+
+        Raises:
+            HTTPException: 400 for a Content-Length that is not plain ASCII digits,
+                413 when it declares more than the limit (nothing is read).
+        """
         limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
-        if limit is None:
-            return None
         header = self.headers.get("content-length")
         if header is not None:
-            if not header.isascii() or not header.isdigit():
-                raise HTTPException(400, "Invalid Content-Length header: expected plain digits.")
-            if int(header) > limit:
+            # str.isdigit() alone accepts "١٢" and "²": only ASCII digits are HTTP digits.
+            if not (header.isascii() and header.isdigit()):
+                raise HTTPException(
+                    400, f"Invalid Content-Length header {header!r}: expected plain digits."
+                )
+            if limit is not None and int(header) > limit:
                 raise _too_large(limit)
         return limit
 
@@ -185,7 +216,8 @@ class Request(HTTPConnection):
             RuntimeError: the stream was already consumed.
         """
         if self._body is not None:
-            yield self._body
+            if self._body:  # like a live stream, never yield an empty chunk
+                yield self._body
             return
         if self._stream_consumed:
             raise RuntimeError(
@@ -194,9 +226,15 @@ class Request(HTTPConnection):
             )
         self._stream_consumed = True
         limit = self._body_limit()
+        receive = self.receive
         received = 0
         while True:
-            message = self._pending.pop(0) if self._pending else await self.receive()
+            if self._pending:
+                message = self._pending.pop(0)
+            elif self._disconnected:
+                raise ClientDisconnect()
+            else:
+                message = await receive()
             if message["type"] == "http.request":
                 chunk: bytes = message.get("body", b"")
                 received += len(chunk)
@@ -211,36 +249,77 @@ class Request(HTTPConnection):
                 raise ClientDisconnect()
 
     async def body(self) -> bytes:
-        """The whole body, read once and cached."""
+        """The whole body, read once and cached (later calls and ``stream()`` reuse it).
+
+        Raises:
+            HTTPException: 400 for a malformed Content-Length, 413 past the size limit.
+            ClientDisconnect: the client left before the body was complete.
+        """
         if self._body is None:
             chunks = [chunk async for chunk in self.stream()]
-            self._body = b"".join(chunks)
+            self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._body
 
     async def json(self) -> Any:
-        """The body parsed as JSON; invalid JSON is a 400, never a 500."""
-        if self._json is _UNSET:
+        """The body parsed as JSON (cached); invalid JSON is a 400, never a 500.
+
+        Raises:
+            HTTPException: 400 for a body that is not JSON (bad syntax, bad UTF-8,
+                nesting too deep to parse), and as ``body()`` does.
+        """
+        if not self._has_json:
             body = await self.body()
             try:
                 self._json = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:
+                # UnicodeDecodeError and JSONDecodeError are both ValueErrors.
                 raise HTTPException(400, f"Invalid JSON body: {exc}") from None
+            self._has_json = True
         return self._json
 
     async def is_disconnected(self) -> bool:
-        """True once the client has gone; checks without waiting."""
+        """True once the client has gone; checks without waiting.
+
+        A body message it takes off the channel is kept and replayed by ``stream()``
+        and ``body()``, so calling it never loses body bytes.
+        """
         if not self._disconnected and self._receive is not None:
-            message: Message | None = None
-            # A cancelled scope makes receive() return at once if nothing is queued.
-            with anyio.CancelScope() as cancel_scope:
-                cancel_scope.cancel()
-                message = await self._receive()
+            message = await receive_nowait(self._receive)
             if message is not None:
                 if message["type"] == "http.disconnect":
                     self._disconnected = True
                 else:
+                    if self._pending is None:
+                        self._pending = []
                     self._pending.append(message)
         return self._disconnected
+
+    def form(
+        self,
+        *,
+        max_files: int = 1000,
+        max_fields: int = 1000,
+        max_part_size: int = 1_048_576,
+    ) -> "_FormReader":
+        """Parse the body as a form: ``await request.form()`` or ``async with request.form()``.
+
+        urlencoded and multipart bodies are parsed as they stream in; limits fail
+        fast with 400. The form is cached; its files are closed by ``close()``,
+        which the router calls when the response is done.
+        """
+        return _FormReader(self, max_files, max_fields, max_part_size)
+
+    async def _read_form(self, max_files: int, max_fields: int, max_part_size: int) -> FormData:
+        if self._form is None:
+            self._form = await parse_form(
+                self.headers.get("content-type", ""),
+                self.stream(),
+                max_files=max_files,
+                max_fields=max_fields,
+                max_part_size=max_part_size,
+            )
+        form: FormData = self._form
+        return form
 
     async def close(self) -> None:
         """Release what the request holds (the parsed form's temporary files)."""
@@ -248,11 +327,22 @@ class Request(HTTPConnection):
             await self._form.close()
 
 
-class _Unset:
-    pass
+class _FormReader:
+    """What ``Request.form()`` returns: awaitable, or an async context manager that
+    closes the form's files on exit."""
 
+    def __init__(self, request: Request, max_files: int, max_fields: int, max_part_size: int):
+        self._request = request
+        self._limits = (max_files, max_fields, max_part_size)
 
-_UNSET: Any = _Unset()
+    def __await__(self) -> Generator[Any, None, FormData]:
+        return self._request._read_form(*self._limits).__await__()
+
+    async def __aenter__(self) -> FormData:
+        return await self._request._read_form(*self._limits)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._request.close()
 
 
 def _too_large(limit: int) -> HTTPException:

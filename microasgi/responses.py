@@ -5,48 +5,46 @@ or value holding CR, LF or NUL is a ValueError, never sent. This module knows
 the ASGI send channel; it knows nothing of routing or requests.
 """
 
-import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import AsyncIterable, Container, Iterable, Mapping
+from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
-from functools import cached_property
-from http.cookies import SimpleCookie
+from functools import cached_property, lru_cache
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote
 
-import anyio
-
-from microasgi._concurrency import iterate_in_threadpool
+from microasgi._concurrency import aclose_quietly, iterate_in_threadpool, run_until_disconnect
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
+from microasgi.datastructures import _encode_header as encode_header  # the one header checker
 from microasgi.types import RawHeaders, Receive, Scope, Send
+
+__all__ = [
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+    "encode_header",
+]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 # Statuses that never carry a body, so they get no Content-Length (RFC 9110 section 8.6).
 _BODYLESS_STATUS = frozenset({204, 304})
+_SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 
-def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
-    """Check and encode one header for the wire.
-
-    Raises:
-        ValueError: the name is not a token, or the value holds CR, LF or NUL
-            (header injection) or is not latin-1 encodable.
-    """
-    if not _TOKEN.fullmatch(name):
-        raise ValueError(f"Invalid header name {name!r}: it must be an HTTP token.")
-    if _FORBIDDEN.search(value):
-        raise ValueError(f"Header {name!r} must not contain CR, LF or NUL: {value!r}")
-    try:
-        return name.lower().encode("latin-1"), value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"Header {name!r} value {value!r} is not latin-1; percent-encode it."
-        ) from None
+@lru_cache(maxsize=64)
+def _content_type(media_type: str, charset: str) -> bytes:
+    """The encoded Content-Type value; cached, as a few media types serve every response."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type = f"{media_type}; charset={charset}"
+    return encode_header("content-type", media_type)[1]
 
 
 class Response:
@@ -80,45 +78,38 @@ class Response:
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes; subclasses override this."""
-        if content is None:
-            return b""
-        if isinstance(content, bytes | bytearray | memoryview):
-            return bytes(content)
         if isinstance(content, str):
             return content.encode(self.charset)
+        if isinstance(content, bytes):
+            return content
+        if content is None:
+            return b""
+        if isinstance(content, bytearray | memoryview):
+            return bytes(content)
         raise TypeError(
             f"{type(self).__name__} content must be bytes or str, got {type(content).__name__}."
         )
 
-    def _content_type(self) -> bytes | None:
-        media_type = self.media_type
-        if media_type is None:
-            return None
-        if media_type.startswith("text/") and "charset=" not in media_type.lower():
-            media_type = f"{media_type}; charset={self.charset}"
-        return encode_header("content-type", media_type)[1]
-
     def _initial_headers(self, headers: Mapping[str, str] | None) -> RawHeaders:
-        raw: RawHeaders = []
-        has_length = has_type = False
+        """Encode ``headers`` and add Content-Length and Content-Type unless given."""
+        given: Container[bytes] = ()
         if headers:
-            for name, value in headers.items():
-                pair = encode_header(name, value)
-                raw.append(pair)
-                has_length = has_length or pair[0] == b"content-length"
-                has_type = has_type or pair[0] == b"content-type"
-        body = getattr(self, "body", None)
+            raw = [encode_header(name, value) for name, value in headers.items()]
+            given = {name for name, _ in raw}
+        else:
+            raw = []
+        body: bytes | None = getattr(self, "body", None)
+        status_code = self.status_code
         if (
             body is not None
-            and not has_length
-            and self.status_code >= 200
-            and self.status_code not in _BODYLESS_STATUS
+            and status_code >= 200
+            and status_code not in _BODYLESS_STATUS
+            and b"content-length" not in given
         ):
-            raw.append((b"content-length", str(len(body)).encode()))
-        if not has_type:
-            content_type = self._content_type()
-            if content_type is not None:
-                raw.append((b"content-type", content_type))
+            raw.append((b"content-length", b"%d" % len(body)))
+        media_type = self.media_type
+        if media_type is not None and b"content-type" not in given:
+            raw.append((b"content-type", _content_type(media_type, self.charset)))
         return raw
 
     @cached_property
@@ -131,7 +122,7 @@ class Response:
         key: str,
         value: str = "",
         max_age: int | None = None,
-        expires: datetime | str | int | None = None,
+        expires: datetime | str | int | float | None = None,
         path: str | None = "/",
         domain: str | None = None,
         secure: bool = False,
@@ -141,25 +132,49 @@ class Response:
     ) -> None:
         """Add a ``Set-Cookie`` header.
 
+        Args:
+            key: the cookie name, an HTTP token.
+            value: quoted as needed (spaces, ``;``, ``,``, ``"``, non-ASCII latin-1).
+            max_age: seconds until it expires; 0 or less drops it at once.
+            expires: a ``datetime`` (naive means UTC), seconds from now (``int``), or a
+                preformatted HTTP date (``str``).
+            path, domain: the cookie's scope; ``None`` leaves the attribute out.
+            secure, httponly, partitioned: add those flags (``Partitioned`` is CHIPS).
+            samesite: ``"lax"``, ``"strict"``, ``"none"`` (any case) or ``None`` for none.
+
         Raises:
-            ValueError: the key is not a token, or a value holds CR, LF, NUL or ``;``
-                where it would end the attribute, or ``samesite`` is unknown.
+            ValueError: the key is not a token or is a reserved attribute name; a value,
+                path, domain or expires holds CR, LF or NUL, or ``;`` where it would end
+                the attribute; text is not latin-1; ``samesite`` is unknown.
         """
         if not _TOKEN.fullmatch(key):
             raise ValueError(f"Invalid cookie name {key!r}: it must be an HTTP token.")
-        for label, text in (("value", value), ("path", path), ("domain", domain)):
-            if text is not None and _FORBIDDEN.search(text):
-                raise ValueError(f"Cookie {label} must not contain CR, LF or NUL: {text!r}")
-        for label, text in (("path", path), ("domain", domain)):
-            if text is not None and ";" in text:
-                raise ValueError(f"Cookie {label} must not contain ';': {text!r}")
+        same_site = None
+        if samesite is not None:
+            same_site = _SAMESITE.get(samesite.lower())
+            if same_site is None:
+                raise ValueError(
+                    f"samesite must be 'strict', 'lax', 'none' or None, got {samesite!r}."
+                )
+        cookie_date = None if expires is None else _cookie_date(expires)
+        if _FORBIDDEN.search(value):
+            raise ValueError(f"Cookie value must not contain CR, LF or NUL: {value!r}")
+        # The value is quoted by SimpleCookie; these attributes are written as they are.
+        for label, text in (("path", path), ("domain", domain), ("expires", cookie_date)):
+            if text is not None and (";" in text or _FORBIDDEN.search(text)):
+                raise ValueError(f"Cookie {label} must not contain ';', CR, LF or NUL: {text!r}")
         cookie: SimpleCookie = SimpleCookie()
-        cookie[key] = value
+        try:
+            cookie[key] = value
+        except CookieError:
+            raise ValueError(
+                f"Invalid cookie name {key!r}: it is a reserved attribute name."
+            ) from None
         morsel = cookie[key]
         if max_age is not None:
             morsel["max-age"] = str(int(max_age))
-        if expires is not None:
-            morsel["expires"] = _cookie_date(expires)
+        if cookie_date is not None:
+            morsel["expires"] = cookie_date
         if path is not None:
             morsel["path"] = path
         if domain is not None:
@@ -168,10 +183,8 @@ class Response:
             morsel["secure"] = True
         if httponly:
             morsel["httponly"] = True
-        if samesite is not None:
-            if samesite.lower() not in ("strict", "lax", "none"):
-                raise ValueError("samesite must be 'strict', 'lax' or 'none'.")
-            morsel["samesite"] = samesite.capitalize()
+        if same_site is not None:
+            morsel["samesite"] = same_site
         header = morsel.OutputString()
         if partitioned:
             header += "; Partitioned"
@@ -180,13 +193,18 @@ class Response:
     def delete_cookie(
         self,
         key: str,
-        path: str = "/",
+        path: str | None = "/",
         domain: str | None = None,
         secure: bool = False,
         httponly: bool = False,
         samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
     ) -> None:
-        """Tell the client to drop a cookie (empty value, expired)."""
+        """Tell the client to drop a cookie: empty value, ``Max-Age=0``, expired now.
+
+        ``path``, ``domain`` and ``partitioned`` must match those the cookie was set
+        with, or the browser keeps it.
+        """
         self.set_cookie(
             key,
             max_age=0,
@@ -196,6 +214,7 @@ class Response:
             secure=secure,
             httponly=httponly,
             samesite=samesite,
+            partitioned=partitioned,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -208,10 +227,14 @@ class Response:
             await self.background()
 
 
-def _cookie_date(expires: datetime | str | int) -> str:
+def _cookie_date(expires: datetime | str | int | float) -> str:
     if isinstance(expires, datetime):
-        return format_datetime(expires, usegmt=True)
-    if isinstance(expires, int):
+        # format_datetime(usegmt=True) insists on a UTC datetime: convert aware ones,
+        # read naive ones as UTC.
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return format_datetime(expires.astimezone(UTC), usegmt=True)
+    if isinstance(expires, int | float):
         return formatdate(time.time() + expires, usegmt=True)
     return expires
 
@@ -228,9 +251,7 @@ class JSONResponse(Response):
     """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON)."""
 
     media_type = "application/json"
-    _encode = json.JSONEncoder(
-        ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode
+    _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
     def render(self, content: Any) -> bytes:
         return self._encode(content).encode("utf-8")
@@ -260,10 +281,12 @@ ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]
 
 
 class StreamingResponse(Response):
-    """Send the body chunk by chunk from a sync or async iterable.
+    """Send the body chunk by chunk from a sync or async iterable of ``bytes`` or ``str``.
 
-    Sync iterables run in a worker thread. The stream stops when the client goes
-    away and the iterable is closed, so a generator's ``finally`` runs.
+    Sync iterables run in a worker thread, so a blocking generator never stalls the
+    event loop. The stream stops when the client goes away and the iterable is closed,
+    so a generator's ``finally`` runs. Background tasks run after the stream ends,
+    whether it completed or the client left.
     """
 
     def __init__(
@@ -281,63 +304,64 @@ class StreamingResponse(Response):
         self.content = content
         self.raw_headers = self._initial_headers(headers)
 
-    def _chunks(self) -> AsyncIterable[str | bytes]:
-        if isinstance(self.content, AsyncIterable):
-            return self.content
-        return iterate_in_threadpool(self.content)
-
-    async def _send_body(self, send: Send) -> None:
-        chunks = self._chunks()
-        try:
-            async for chunk in chunks:
-                data = chunk if isinstance(chunk, bytes) else chunk.encode(self.charset)
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         if scope.get("method") == "HEAD":
-            await _close_unused(self._chunks())
             await send({"type": "http.response.body", "body": b""})
-        elif _send_raises_on_disconnect(scope):
-            # ASGI 2.4: send() raises OSError once the client is gone, so no watcher task.
-            # The client leaving is no error: stop quietly, the iterable was closed.
-            with contextlib.suppress(OSError):
-                await self._send_body(send)
+            await self._close_unsent()
+        elif _send_raises_on_disconnect(scope.get("asgi", {}).get("spec_version", "2.0")):
+            # ASGI 2.4: send() raises OSError once the client is gone; no watcher task.
+            await self._send_body(send)
         else:
-            await self._send_body_watching(receive, send)
+            await run_until_disconnect(receive, lambda: self._send_body(send))
         if self.background is not None:
             await self.background()
 
-    async def _send_body_watching(self, receive: Receive, send: Send) -> None:
-        # Before ASGI 2.4, the only way to learn the client left is receive(): watch it
-        # beside the stream and cancel the stream when http.disconnect arrives.
-        async with anyio.create_task_group() as task_group:
+    async def _close_unsent(self) -> None:
+        # HEAD never iterates the content; still release what it holds (an open file).
+        content = self.content
+        if isinstance(content, AsyncIterable):
+            await aclose_quietly(content)
+        else:
+            close = getattr(content, "close", None)
+            if close is not None:
+                close()
 
-            async def watch_for_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                task_group.cancel_scope.cancel()
+    async def _send_body(self, send: Send) -> None:
+        content = self.content
+        chunks = content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        charset = self.charset
+        try:
+            async for chunk in chunks:
+                if not isinstance(chunk, bytes):
+                    chunk = _to_bytes(chunk, charset)
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:
+                    return  # the client left (ASGI 2.4); the finally closes the iterable
+        finally:
+            await aclose_quietly(chunks)
+        try:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            return
 
-            task_group.start_soon(watch_for_disconnect)
-            await self._send_body(send)
-            task_group.cancel_scope.cancel()
+
+def _to_bytes(chunk: object, charset: str) -> bytes:
+    if isinstance(chunk, str):
+        return chunk.encode(charset)
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(f"StreamingResponse chunks must be bytes or str, got {type(chunk).__name__}.")
 
 
-async def _close_unused(chunks: AsyncIterable[str | bytes]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-def _send_raises_on_disconnect(scope: Scope) -> bool:
-    version: str = scope.get("asgi", {}).get("spec_version", "2.0")
-    major, _, minor = version.partition(".")
-    return (int(major), int(minor or 0)) >= (2, 4)
+@lru_cache(maxsize=8)
+def _send_raises_on_disconnect(spec_version: str) -> bool:
+    """Whether this ASGI spec version (2.4 on) makes send() raise OSError after a disconnect."""
+    try:
+        version = tuple(int(part) for part in spec_version.split(".")[:2])
+    except ValueError:
+        return False  # unparsable: assume an old server and watch receive()
+    return version >= (2, 4)
