@@ -84,7 +84,8 @@ def _split_from_scope(scope: Scope) -> SplitResult:
                 host = f"{host}:{port}"
             netloc = host if _HOST_RE.fullmatch(host) else ""
     # Per ASGI, scope["path"] is decoded and already includes root_path.
-    path = quote(scope.get("path", ""), safe=_PATH_SAFE)
+    # surrogateescape: servers decode undecodable path bytes that way; encode them back.
+    path = quote(scope.get("path", ""), safe=_PATH_SAFE, errors="surrogateescape")
     query = scope.get("query_string", b"").decode("latin-1")
     return SplitResult(scheme, netloc, path, query, "")
 

@@ -137,10 +137,12 @@ class _AppCall:
                 f"Expected {expected} ({self._state}), got {message.get('type')!r}."
             )
             raise self.protocol_error
+        if self._client_gone:
+            # ASGI 2.4: send() on a connection the client has left raises OSError.
+            raise OSError("The client has disconnected.")
         self._state = next_state
         self._on_sent(message)
-        if not self._client_gone:  # a server drops what is sent after the client left
-            self._outbox.put(message)
+        self._outbox.put(message)
 
     def _on_sent(self, message: Message) -> None:
         """Hook run on the loop after each valid message from the app."""

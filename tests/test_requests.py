@@ -894,12 +894,6 @@ def test_close_without_a_form_does_nothing(http_scope: HTTPScope) -> None:
     read(Request(http_scope()), close)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="FunctionMiddleware replays request._body but not the body messages that "
-    "is_disconnected() kept in request._pending, so the endpoint waits for a body already taken",
-)
 def test_is_disconnected_in_function_middleware_keeps_the_body_for_the_endpoint() -> None:
     app = App()
 
@@ -915,12 +909,6 @@ def test_is_disconnected_in_function_middleware_keeps_the_body_for_the_endpoint(
     assert TestClient(app).post("/", content=b"payload", timeout=1).content == b"payload"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="URL(scope=...) percent-encodes scope['path'] as strict UTF-8, so a path a server "
-    "decoded with surrogateescape (bytes that are not UTF-8) makes request.url raise",
-)
 def test_url_of_a_path_holding_undecodable_bytes(http_scope: HTTPScope) -> None:
     scope = http_scope(raw_path=b"/caf%E9")
     scope["path"] = "/caf\udce9"

@@ -725,11 +725,6 @@ def test_stream_raises_the_generator_error_unwrapped_when_watching_receive(
         serve(StreamingResponse(failing()), scope, never_receive)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TestClient declares ASGI spec_version 2.4 but its send() drops messages after the "
-    "client left instead of raising OSError, so an endless stream never learns of it",
-)
 def test_closing_the_client_stream_stops_the_generator() -> None:
     app = App()
     cleanup = threading.Event()

@@ -110,6 +110,14 @@ class _DownstreamResponse(Response):
 
 def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
     """The receive channel the downstream gets, given what the middleware did with the body."""
+    if request._pending:
+        # Body messages is_disconnected() took off the channel: hand them on first.
+        pending = request._pending
+
+        async def replay_pending() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        return replay_pending
     body = request._body
     if body is not None:
         replayed = False
