@@ -22,6 +22,7 @@ from microasgi.exceptions import (
     WebSocketDisconnect,
     WebSocketException,
 )
+from microasgi.fileresponses import FileResponse
 from microasgi.requests import HTTPConnection, Request
 from microasgi.responses import (
     HTMLResponse,
@@ -32,6 +33,8 @@ from microasgi.responses import (
     StreamingResponse,
 )
 from microasgi.routing import Host, Mount, Route, Router, WebSocketRoute
+from microasgi.sse import EventSourceResponse, ServerSentEvent
+from microasgi.staticfiles import StaticFiles
 from microasgi.websockets import WebSocket, WebSocketEndpoint, WebSocketState
 
 __version__ = "0.1.0"
@@ -44,6 +47,8 @@ __all__ = [
     "BackgroundTasks",
     "ClientDisconnect",
     "Convertor",
+    "EventSourceResponse",
+    "FileResponse",
     "FormData",
     "HTMLResponse",
     "HTTPConnection",
@@ -61,7 +66,9 @@ __all__ = [
     "Response",
     "Route",
     "Router",
+    "ServerSentEvent",
     "State",
+    "StaticFiles",
     "StreamingResponse",
     "URLPath",
     "UploadFile",

@@ -625,6 +625,8 @@ class UploadFile:
             await anyio.to_thread.run_sync(self.file.seek, offset)
 
     async def close(self) -> None:
+        if self.file.closed:  # closing twice is fine (`async with form`, then the router)
+            return
         if self._in_memory():
             self.file.close()
         else:

@@ -1,0 +1,382 @@
+"""FileResponse: a file from disk, with the validators and ranges browsers and CDNs use.
+
+The pure part parses the request's conditional and ``Range`` headers into a decision
+(RFC 9110 sections 13 and 14); the thin part stats and reads the file in worker threads,
+in chunks, and sends it. This module knows the ASGI channels and the filesystem, not
+routing or static folders (``staticfiles`` decides which file to serve).
+"""
+
+import contextlib
+import functools
+import mimetypes
+import os
+import secrets
+import stat
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Literal
+from urllib.parse import quote
+
+import anyio
+
+from microasgi._concurrency import run_in_threadpool
+from microasgi.background import BackgroundTask
+from microasgi.datastructures import Headers
+from microasgi.responses import Response, encode_header
+from microasgi.types import Message, RawHeaders, Receive, Scope, Send
+
+CHUNK_SIZE = 64 * 1024
+# More distinct ranges than this (after merging overlaps) and the Range header is ignored:
+# a request must not turn one file into many small parts (RFC 9110 section 14.2).
+MAX_RANGES = 16
+# Range specs read from one header, before merging; past this the header is ignored.
+MAX_RANGE_SPECS = 100
+
+Span = tuple[int, int]  # first and last byte offsets, inclusive, as in Content-Range
+
+
+@dataclass(frozen=True)
+class RangeDecision:
+    """What to answer a request for a file: 200 full, 206 with ``spans``, 304 or 416."""
+
+    status: Literal[200, 206, 304, 416]
+    spans: tuple[Span, ...] = ()
+
+
+def parse_range(header: str, size: int) -> tuple[Span, ...] | None:
+    """The byte ranges of a ``Range`` header, sorted and merged, for a file of ``size`` bytes.
+
+    Returns ``None`` when the header must be ignored (malformed, another unit, or too many
+    ranges), and ``()`` when it is well formed but no range is satisfiable (416).
+    """
+    unit, _, specs = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None
+    parts = specs.split(",")
+    if len(parts) > MAX_RANGE_SPECS:
+        return None
+    spans: list[Span] = []
+    for part in parts:
+        first_text, dash, last_text = part.strip().partition("-")
+        if not dash or not _is_digits(first_text or "0") or not _is_digits(last_text or "0"):
+            return None
+        if not first_text:  # suffix range "-N": the last N bytes
+            if not last_text:
+                return None
+            length = int(last_text)
+            if length > 0 and size > 0:
+                spans.append((max(0, size - length), size - 1))
+            continue
+        first = int(first_text)
+        if last_text and int(last_text) < first:
+            return None  # RFC 9110 14.1.1: invalid, so the whole header is ignored
+        if first < size:
+            last = int(last_text) if last_text else size - 1
+            spans.append((first, min(last, size - 1)))
+    merged = _merge(spans)
+    if len(merged) > MAX_RANGES:
+        return None
+    return tuple(merged)
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Sort spans and merge the overlapping or adjacent ones."""
+    merged: list[Span] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _http_date_seconds(text: str) -> int | None:
+    try:
+        return int(parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): ``W/`` is ignored on both sides."""
+    strong = etag.removeprefix("W/")
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == strong:
+            return True
+    return False
+
+
+def evaluate_request(
+    headers: Headers, method: str, size: int, etag: str, mtime: int
+) -> RangeDecision:
+    """Decide the answer from the request's validators and ``Range`` (RFC 9110 13.2.2).
+
+    If-None-Match takes precedence over If-Modified-Since; If-Range must match the
+    current ETag (strongly) or Last-Modified date exactly, or the range is ignored.
+    """
+    if method not in ("GET", "HEAD"):
+        return RangeDecision(200)
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etag):
+            return RangeDecision(304)
+    else:
+        since = headers.get("if-modified-since")
+        seconds = _http_date_seconds(since) if since is not None else None
+        if seconds is not None and mtime <= seconds:
+            return RangeDecision(304)
+    range_header = headers.get("range")
+    if range_header is None:
+        return RangeDecision(200)
+    if_range = headers.get("if-range")
+    if if_range is not None:
+        if_range = if_range.strip()
+        if if_range.startswith(('"', "W/")):
+            if if_range != etag or etag.startswith("W/"):
+                return RangeDecision(200)
+        elif _http_date_seconds(if_range) != mtime:
+            return RangeDecision(200)
+    spans = parse_range(range_header, size)
+    if spans is None:
+        return RangeDecision(200)
+    if not spans:
+        return RangeDecision(416)
+    return RangeDecision(206, spans)
+
+
+def content_disposition(disposition_type: str, filename: str) -> str:
+    """A Content-Disposition value. Names that are not printable ASCII get the RFC 5987
+    ``filename*`` form, plus an ASCII ``filename`` fallback for old clients."""
+    if filename.isascii() and filename.isprintable():
+        escaped = filename.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{disposition_type}; filename="{escaped}"'
+    fallback = "".join(
+        char if char.isascii() and char.isprintable() and char not in '"\\' else "_"
+        for char in filename
+    )
+    encoded = quote(filename, safe="")
+    return f"{disposition_type}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def make_etag(stat_result: os.stat_result) -> str:
+    """A validator that changes whenever the file's size or modification time does."""
+    return f'"{stat_result.st_mtime_ns:x}-{stat_result.st_size:x}"'
+
+
+class FileResponse(Response):
+    """Send the file at ``path``, honouring conditional and range requests.
+
+    Args:
+        path: the file to send; it must exist when the response is sent.
+        status_code: the status of a full response (ranges and 304 apply only to 200).
+        headers: extra headers.
+        media_type: the Content-Type; guessed from ``filename`` or ``path`` when None.
+        background: a task to run after the body is sent.
+        filename: offered as the download name in ``Content-Disposition``.
+        stat_result: the file's ``os.stat`` result, when the caller already has it.
+        content_disposition_type: ``"attachment"`` (download) or ``"inline"``.
+        chunk_size: bytes read (in a worker thread) per body message.
+
+    Raises:
+        RuntimeError: when sent, if ``path`` is missing or not a regular file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+        filename: str | None = None,
+        stat_result: os.stat_result | None = None,
+        content_disposition_type: Literal["attachment", "inline"] = "attachment",
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        if content_disposition_type not in ("attachment", "inline"):
+            raise ValueError(
+                f"content_disposition_type must be 'attachment' or 'inline', "
+                f"got {content_disposition_type!r}."
+            )
+        # Absolute now, as the pathsend extension needs it.
+        self.path = os.path.abspath(path)
+        self.status_code = status_code
+        self.filename = filename
+        self.stat_result = stat_result
+        self.background = background
+        self.chunk_size = chunk_size
+        if media_type is None:
+            media_type = mimetypes.guess_type(filename or self.path)[0]
+        self.media_type = media_type or "application/octet-stream"
+        self.raw_headers = self._initial_headers(headers)
+        if filename is not None:
+            value = content_disposition(content_disposition_type, filename)
+            self.raw_headers.append(encode_header("content-disposition", value))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stat_result = self.stat_result
+        if stat_result is None:
+            stat_result = await run_in_threadpool(_stat_file, self.path)
+        size = stat_result.st_size
+        etag = make_etag(stat_result)
+        method: str = scope.get("method", "GET")
+        decision = RangeDecision(200)
+        if self.status_code == 200:
+            headers = Headers(scope=scope)
+            decision = evaluate_request(headers, method, size, etag, int(stat_result.st_mtime))
+        raw = [pair for pair in self.raw_headers if pair[0] != b"content-length"]
+        raw += [
+            (b"accept-ranges", b"bytes"),
+            (b"last-modified", formatdate(stat_result.st_mtime, usegmt=True).encode()),
+            (b"etag", etag.encode()),
+        ]
+        with_body = method != "HEAD"
+        if decision.status in (304, 416):
+            # Neither carries the representation: drop its Content-* fields but the location
+            # (RFC 9110 15.4.5).
+            raw = [
+                pair
+                for pair in raw
+                if not pair[0].startswith(b"content-") or pair[0] == b"content-location"
+            ]
+            if decision.status == 416:
+                raw += [(b"content-range", f"bytes */{size}".encode()), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": decision.status, "headers": raw})
+            await send({"type": "http.response.body", "body": b""})
+        elif len(decision.spans) > 1:
+            await self._send_multipart(scope, receive, send, raw, decision.spans, size, with_body)
+        else:
+            status, (first, last) = self.status_code, (0, size - 1)
+            if decision.spans:
+                status, (first, last) = 206, decision.spans[0]
+                raw.append((b"content-range", f"bytes {first}-{last}/{size}".encode()))
+            raw.append((b"content-length", str(last - first + 1).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            if not with_body:
+                await send({"type": "http.response.body", "body": b""})
+            elif status != 206 and "http.response.pathsend" in scope.get("extensions", {}):
+                # The server sends the file itself (the ASGI pathsend extension).
+                await send({"type": "http.response.pathsend", "path": self.path})
+            else:
+                parts = [(b"", (first, last))]
+                sending = functools.partial(self._send_file, parts=parts)
+                await _until_disconnect(scope, receive, send, sending)
+        if self.background is not None:
+            await self.background()
+
+    async def _send_multipart(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw: RawHeaders,
+        spans: tuple[Span, ...],
+        size: int,
+        with_body: bool,
+    ) -> None:
+        """A 206 ``multipart/byteranges`` body: one part per span (RFC 9110 14.6)."""
+        boundary = secrets.token_hex(16)
+        media_type = next((value for name, value in raw if name == b"content-type"), b"")
+        # Each part after the first starts with the CRLF that ends the previous part's data.
+        parts = [
+            ((b"\r\n" if index else b"") + _part_head(boundary, media_type, span, size), span)
+            for index, span in enumerate(spans)
+        ]
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        length = sum(len(head) + last - first + 1 for head, (first, last) in parts) + len(tail)
+        raw = [pair for pair in raw if pair[0] != b"content-type"]
+        raw += [
+            (b"content-type", f"multipart/byteranges; boundary={boundary}".encode()),
+            (b"content-length", str(length).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 206, "headers": raw})
+        if with_body:
+            await _until_disconnect(
+                scope, receive, send, functools.partial(self._send_file, parts=parts, tail=tail)
+            )
+        else:
+            await send({"type": "http.response.body", "body": b""})
+
+    async def _send_file(
+        self, send: Send, parts: list[tuple[bytes, Span]], tail: bytes = b""
+    ) -> None:
+        """Send each part's head and then its bytes, read in chunks in a worker thread."""
+        file = await run_in_threadpool(open, self.path, "rb")
+        try:
+            for head, (first, last) in parts:
+                if head:
+                    await send({"type": "http.response.body", "body": head, "more_body": True})
+                await run_in_threadpool(file.seek, first)
+                remaining = last - first + 1
+                while remaining > 0:
+                    chunk = await run_in_threadpool(file.read, min(self.chunk_size, remaining))
+                    if not chunk:
+                        # The file shrank while being sent: the length promised can't be kept.
+                        raise RuntimeError(f"FileResponse: {self.path!r} changed while sent.")
+                    remaining -= len(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": tail})
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(file.close)
+
+
+class _ClientGone(Exception):
+    """send() failed: the client left (told apart from an OSError reading the file)."""
+
+
+async def _until_disconnect(
+    scope: Scope, receive: Receive, send: Send, sending: Callable[[Send], Awaitable[None]]
+) -> None:
+    """Run ``sending(send)``, stopping quietly if the client leaves first."""
+    version: str = scope.get("asgi", {}).get("spec_version", "2.0")
+    major, _, minor = version.partition(".")
+    if (int(major), int(minor or 0)) >= (2, 4):
+        # ASGI 2.4: send() raises OSError once the client is gone.
+        async def checked_send(message: Message) -> None:
+            try:
+                await send(message)
+            except OSError as exc:
+                raise _ClientGone() from exc
+
+        with contextlib.suppress(_ClientGone):
+            await sending(checked_send)
+        return
+    # Before 2.4 only receive() tells: watch it beside the body and cancel the body.
+    watching, body = anyio.CancelScope(), anyio.CancelScope()
+
+    async def watch_for_disconnect() -> None:
+        with watching:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            body.cancel()
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(watch_for_disconnect)
+        with body:
+            await sending(send)
+        watching.cancel()
+
+
+def _part_head(boundary: str, media_type: bytes, span: Span, size: int) -> bytes:
+    first, last = span
+    return (
+        f"--{boundary}\r\nContent-Type: {media_type.decode('latin-1')}\r\n"
+        f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n"
+    ).encode("latin-1")
+
+
+def _stat_file(path: str) -> os.stat_result:
+    try:
+        stat_result = os.stat(path)
+    except FileNotFoundError:
+        raise RuntimeError(f"FileResponse: the file {path!r} does not exist.") from None
+    if not stat.S_ISREG(stat_result.st_mode):
+        raise RuntimeError(f"FileResponse: {path!r} is not a regular file.")
+    return stat_result

@@ -1,0 +1,66 @@
+"""The public API is exactly what API.md promises, importable from ``microasgi`` itself."""
+
+import microasgi
+from microasgi import middleware
+
+CONTRACT = {
+    "Address",
+    "App",
+    "BackgroundTask",
+    "BackgroundTasks",
+    "ClientDisconnect",
+    "Convertor",
+    "EventSourceResponse",
+    "FileResponse",
+    "FormData",
+    "HTMLResponse",
+    "HTTPConnection",
+    "HTTPException",
+    "Headers",
+    "Host",
+    "JSONResponse",
+    "Mount",
+    "MutableHeaders",
+    "NoMatchFound",
+    "PlainTextResponse",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "Route",
+    "Router",
+    "ServerSentEvent",
+    "State",
+    "StaticFiles",
+    "StreamingResponse",
+    "URL",
+    "URLPath",
+    "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketEndpoint",
+    "WebSocketException",
+    "WebSocketRoute",
+    "WebSocketState",
+    "__version__",
+    "register_convertor",
+    "status",
+}
+
+
+def test_all_is_the_contract_without_duplicates() -> None:
+    assert set(microasgi.__all__) == CONTRACT
+    assert len(microasgi.__all__) == len(CONTRACT)
+
+
+def test_every_exported_name_exists() -> None:
+    for name in microasgi.__all__:
+        assert getattr(microasgi, name) is not None, name
+
+
+def test_middleware_package_exports_the_library() -> None:
+    for name in middleware.__all__:
+        assert hasattr(middleware, name), name
+    assert {"Middleware", "CORSMiddleware", "GZipMiddleware", "SessionMiddleware"} <= set(
+        middleware.__all__
+    )
