@@ -48,7 +48,9 @@ from microasgi.middleware.gzip import GZipMiddleware  # noqa: E402
 from microasgi.middleware.httpsredirect import HTTPSRedirectMiddleware  # noqa: E402
 from microasgi.middleware.proxyheaders import ProxyHeadersMiddleware  # noqa: E402
 from microasgi.middleware.sessions import SessionMiddleware  # noqa: E402
+from microasgi.middleware.trace import TraceMiddleware  # noqa: E402
 from microasgi.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
+from microasgi.middleware.wsgi import WSGIMiddleware  # noqa: E402
 
 __all__ = [
     "CORSMiddleware",
@@ -57,6 +59,8 @@ __all__ = [
     "Middleware",
     "ProxyHeadersMiddleware",
     "SessionMiddleware",
+    "TraceMiddleware",
     "TrustedHostMiddleware",
+    "WSGIMiddleware",
     "build_stack",
 ]
