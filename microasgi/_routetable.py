@@ -227,6 +227,19 @@ class RouteTable:
             return [entry for entry, mount in node.rest if mount == is_mount]
         return list(node.leaves)
 
+    def first(self, path: str) -> Candidate | None:
+        """The most specific entry for ``path``, or None: the hot path's one lookup.
+
+        Plain recursion, no generators; when the router can't use this entry (wrong
+        method, a convertor refusing the value) it falls back to ``match``.
+        """
+        static = self._static.get(path)
+        if static:
+            return static[0]
+        if not path.startswith("/"):
+            return None
+        return _first(self._root, path[1:].split("/"), 0, ())
+
     def match(self, path: str) -> Iterator[Candidate]:
         """Iterate over the entries matching ``path``, most specific first (lazily)."""
         static = self._static.get(path)
@@ -262,6 +275,34 @@ def _find_child(node: _Node, segment: str | SegmentMatcher) -> _Node | None:
     for matcher, child in node.dynamic:
         if matcher.key == segment.key:
             return child
+    return None
+
+
+def _first(
+    node: _Node, segments: list[str], index: int, values: tuple[str, ...]
+) -> Candidate | None:
+    """The first candidate ``_walk`` would yield, found without generators."""
+    if index == len(segments):
+        if node.leaves:
+            return node.leaves[0], values, None
+        for entry, is_mount in node.rest:
+            if is_mount:
+                return entry, values, ""
+        return None
+    segment = segments[index]
+    child = node.static.get(segment)
+    if child is not None:
+        found = _first(child, segments, index + 1, values)
+        if found is not None:
+            return found
+    for matcher, child in node.dynamic:
+        groups = matcher.match(segment)
+        if groups is not None:
+            found = _first(child, segments, index + 1, values + groups)
+            if found is not None:
+                return found
+    if node.rest:
+        return node.rest[0][0], values, "/" + "/".join(segments[index:])
     return None
 
 

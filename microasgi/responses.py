@@ -8,7 +8,7 @@ the ASGI send channel; it knows nothing of routing or requests.
 import json
 import re
 import time
-from collections.abc import AsyncIterable, Container, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from functools import cached_property, lru_cache
@@ -251,10 +251,43 @@ class JSONResponse(Response):
     """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON)."""
 
     media_type = "application/json"
-    _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
     def render(self, content: Any) -> bytes:
-        return self._encode(content).encode("utf-8")
+        return _encode_json(content).encode("utf-8")
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """One JSON encoder for every response, built once.
+
+    ``JSONEncoder.encode`` builds a fresh C encoder on each call; building it once
+    here saves that per response. Without the C accelerator, fall back to the encoder.
+    """
+    python_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # pragma: no cover - CPython always ships the accelerator
+        return python_encoder.encode
+    # markers=None skips the cycle check: a cyclic structure ends in RecursionError (a 500).
+    encode_chunks = make_encoder(
+        None,
+        python_encoder.default,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
+
+    def encode(content: Any) -> str:
+        if isinstance(content, str):
+            return json.encoder.encode_basestring(content)
+        return "".join(encode_chunks(content, 0))
+
+    return encode
+
+
+_encode_json = _json_encoder()
 
 
 # Characters kept as they are in a Location: the URL syntax itself (RFC 3986).

@@ -78,6 +78,9 @@ class BaseRoute:
         raise NotImplementedError
 
 
+Params = dict[str, Any]
+
+
 def _merge_params(scope: Scope, params: dict[str, Any]) -> None:
     outer = scope.get("path_params")
     scope["path_params"] = {**outer, **params} if outer else params
@@ -123,7 +126,19 @@ class _EndpointRoute(BaseRoute):
         scope["route"] = self
         if self._limit is not INHERIT:
             scope[self._limit_key] = self._limit
-        await self.app(scope, receive, send)
+        if self.middleware:
+            await self.app(scope, receive, send)
+        else:
+            await self._respond(scope, receive, send, params)
+
+    async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The innermost app behind route middleware: the route's own params from the scope."""
+        path_params = scope["path_params"]
+        params = {name: path_params[name] for name in self.compiled.param_convertors}
+        await self._respond(scope, receive, send, params)
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
+        raise NotImplementedError
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         if name != self.name or params.keys() != self.compiled.param_convertors.keys():
@@ -169,21 +184,28 @@ class Route(_EndpointRoute):
                 )
             self._callers = bind_class_endpoint(endpoint, param_names)
             self.methods = frozenset(self._callers)
+            self._takes_request = True
         else:
-            caller = bind_endpoint(endpoint, param_names)
+            binding = bind_endpoint(endpoint, param_names)
             wanted = {method.upper() for method in (methods or ("GET",))}
             if "GET" in wanted:
                 wanted.add("HEAD")
             self.methods = frozenset(wanted)
-            self._callers = dict.fromkeys(self.methods, caller)
+            self._callers = dict.fromkeys(self.methods, binding.call)
+            self._takes_request = binding.takes_connection
         self.app = build_stack(self._run_endpoint, self.middleware)
 
-    async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
+        call = self._callers[scope["method"]]
+        if not self._takes_request:
+            # No connection parameter: no Request to build, and so no form to close.
+            result = await call(None, params)
+            await to_response(result, self.endpoint)(scope, receive, send)
+            return
         request = Request(scope, receive)
         try:
-            result = await self._callers[scope["method"]](request, scope["path_params"])
-            response = to_response(result, self.endpoint)
-            await response(scope, receive, send)
+            result = await call(request, params)
+            await to_response(result, self.endpoint)(scope, receive, send)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request._form is not None:
@@ -231,12 +253,12 @@ class WebSocketRoute(_EndpointRoute):
 
             self._caller: EndpointCaller = run_class
         else:
-            self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors))
+            self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors)).call
         self.app = build_stack(self._run_endpoint, self.middleware)
 
-    async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
         websocket = WebSocket(scope, receive, send)
-        await serve_websocket(websocket, self._caller(websocket, scope["path_params"]))
+        await serve_websocket(websocket, self._caller(websocket, params))
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "WebSocketRoute":
         return WebSocketRoute(
@@ -716,10 +738,21 @@ class Router(RouteRegistry):
                 "expected 'http', 'websocket' or 'lifespan'."
             )
         path = route_path(scope)
-        if scope_type == "http":
-            await self._dispatch_http(table, path, scope, receive, send)
-        else:
+        if scope_type != "http":
             await self._dispatch_websocket(table, path, scope, receive, send)
+            return
+        # The hot path: the most specific route, found without generators, serves.
+        candidate = table.first(path)
+        if candidate is None:
+            await self._answer_miss(table, path, scope, receive, send)
+            return
+        route: BaseRoute = candidate[0]
+        if route.is_mount or scope["method"] in route.methods:
+            params = route.path_params(candidate)
+            if params is not None:
+                await route.handle(scope, receive, send, params, candidate[2])
+                return
+        await self._dispatch_http(table, path, scope, receive, send)
 
     async def _dispatch_host(self, scope: Scope, receive: Receive, send: Send) -> bool:
         host = _request_host(scope)
@@ -747,6 +780,12 @@ class Router(RouteRegistry):
         if allowed:
             await _refuse(scope, receive, send, 405, {"Allow": ", ".join(sorted(allowed))})
             return
+        await self._answer_miss(table, path, scope, receive, send)
+
+    async def _answer_miss(
+        self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """No route serves the path: a slash redirect when the twin matches, else 404."""
         if self.redirect_slashes:
             location = _slash_twin(table, path, scope)
             if location is not None:
