@@ -39,6 +39,9 @@ class App(RouteRegistry):
         max_message_size: bytes one websocket message may have (close 1009); None lifts it.
     """
 
+    # Errors escaping the App after a response started carry mark_response_started.
+    marks_response_errors = True
+
     def __init__(
         self,
         *,

@@ -20,7 +20,7 @@ from microasgi._concurrency import aclose_quietly, iterate_in_threadpool, run_un
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
 from microasgi.datastructures import _encode_header as encode_header  # the one header checker
-from microasgi.types import RawHeaders, Receive, Scope, Send
+from microasgi.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 __all__ = [
     "HTMLResponse",
@@ -45,6 +45,49 @@ def _content_type(media_type: str, charset: str) -> bytes:
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type = f"{media_type}; charset={charset}"
     return encode_header("content-type", media_type)[1]
+
+
+# Set on an exception once a response for the request has started (or may have): the
+# error handlers must then not send a second start. Marking the exception, rather than
+# wrapping every send to watch for the start, keeps the common request free of wrappers.
+_STARTED_MARK = "_microasgi_response_started"
+
+
+def mark_response_started(exc: BaseException) -> None:
+    """Record on ``exc`` that a response had started when it was raised."""
+    setattr(exc, _STARTED_MARK, True)
+
+
+def response_started(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised after a response started (see ``mark_response_started``)."""
+    return getattr(exc, _STARTED_MARK, False)
+
+
+class StartTracker:
+    """Wraps the send of code that doesn't mark its own errors (foreign apps, middleware).
+
+    Use ``await tracker.run(app, scope, receive)``: an exception escaping after the app
+    sent ``http.response.start`` is marked.
+    """
+
+    __slots__ = ("_send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        try:
+            await app(scope, receive, self)
+        except BaseException as exc:
+            if self.started:
+                mark_response_started(exc)
+            raise
 
 
 class Response:

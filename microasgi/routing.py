@@ -22,7 +22,13 @@ from microasgi.endpoints import (
 from microasgi.exceptions import HTTPException, NoMatchFound
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request, route_path
-from microasgi.responses import PlainTextResponse, RedirectResponse
+from microasgi.responses import (
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StartTracker,
+    mark_response_started,
+)
 from microasgi.types import ASGIApp, Receive, Scope, Send
 from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
 
@@ -81,6 +87,19 @@ class BaseRoute:
 Params = dict[str, Any]
 
 
+async def _send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    """Call the endpoint's response; an error from it counts as raised after the start.
+
+    Response objects send their start first, so the error handlers must not send
+    another (a response that fails before starting is reported to the server instead).
+    """
+    try:
+        await response(scope, receive, send)
+    except BaseException as exc:
+        mark_response_started(exc)
+        raise
+
+
 def _merge_params(scope: Scope, params: dict[str, Any]) -> None:
     outer = scope.get("path_params")
     scope["path_params"] = {**outer, **params} if outer else params
@@ -127,7 +146,8 @@ class _EndpointRoute(BaseRoute):
         if self._limit is not INHERIT:
             scope[self._limit_key] = self._limit
         if self.middleware:
-            await self.app(scope, receive, send)
+            # Route middleware may answer by itself: watch its sends for the error handlers.
+            await StartTracker(send).run(self.app, scope, receive)
         else:
             await self._respond(scope, receive, send, params)
 
@@ -200,12 +220,12 @@ class Route(_EndpointRoute):
         if not self._takes_request:
             # No connection parameter: no Request to build, and so no form to close.
             result = await call(None, params)
-            await to_response(result, self.endpoint)(scope, receive, send)
+            await _send_response(to_response(result, self.endpoint), scope, receive, send)
             return
         request = Request(scope, receive)
         try:
             result = await call(request, params)
-            await to_response(result, self.endpoint)(scope, receive, send)
+            await _send_response(to_response(result, self.endpoint), scope, receive, send)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request._form is not None:
@@ -303,6 +323,10 @@ class Mount(BaseRoute):
         self.max_body_size = max_body_size
         self.max_message_size = max_message_size
         self.app: ASGIApp = build_stack(self.inner, self.middleware)
+        # Routers and Apps mark their own late errors; anything else is watched.
+        self._tracked = bool(self.middleware) or not getattr(
+            self.inner, "marks_response_errors", False
+        )
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -325,7 +349,10 @@ class Mount(BaseRoute):
             child[MAX_BODY_SIZE_KEY] = self.max_body_size
         if self.max_message_size is not INHERIT:
             child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
-        await self.app(child, receive, send)
+        if self._tracked:
+            await StartTracker(send).run(self.app, child, receive)
+        else:
+            await self.app(child, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         mount_names = self.compiled.param_convertors.keys()
@@ -399,7 +426,10 @@ class Host(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         _merge_params(scope, params)
-        await self.app(scope, receive, send)
+        if getattr(self.app, "marks_response_errors", False):
+            await self.app(scope, receive, send)
+        else:
+            await StartTracker(send).run(self.app, scope, receive)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         host_names = self.compiled.param_convertors.keys()
@@ -647,6 +677,9 @@ class Router(RouteRegistry):
         routes: Route, WebSocketRoute, Mount and Host entries, in registration order.
         redirect_slashes: answer a miss whose slash/no-slash twin matches with a 307.
     """
+
+    # Errors escaping a Router after a response started carry mark_response_started.
+    marks_response_errors = True
 
     def __init__(
         self, routes: Sequence[BaseRoute] | None = None, *, redirect_slashes: bool = True

@@ -424,3 +424,69 @@ def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None
     assert isinstance(App().build_middleware_stack(), ExceptionMiddleware)
     with_middleware = App(middleware=[Middleware(HeaderMiddleware, "x")])
     assert isinstance(with_middleware.build_middleware_stack(), ServerErrorMiddleware)
+
+
+async def _raw_fails_before_start(scope: Scope, receive: Receive, send: Send) -> None:
+    raise LookupError("foreign app failed early")
+
+
+async def _raw_fails_after_start(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    raise LookupError("foreign app failed late")
+
+
+def test_mounted_foreign_app_failing_before_start_gets_the_handlers() -> None:
+    app = App(exception_handlers={LookupError: lambda request, exc: PlainTextResponse("x", 409)})
+    app.mount("/raw", _raw_fails_before_start)
+    assert TestClient(app).get("/raw/anything").status_code == 409
+
+
+def test_mounted_foreign_app_failing_after_start_sends_no_second_start(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App()
+    app.mount("/raw", _raw_fails_after_start)
+    sent: list[Message] = []
+    with pytest.raises(LookupError, match="failed late"):
+        run_app(app, http_scope("/raw/x"), sent=sent)
+    assert [message["type"] for message in sent] == ["http.response.start"]
+
+
+def test_route_middleware_failing_after_start_sends_no_second_start(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    class StartsThenFails:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await _raw_fails_after_start(scope, receive, send)
+
+    app = App()
+
+    @app.get("/", middleware=[Middleware(StartsThenFails)])
+    async def home() -> str:
+        return "never"
+
+    sent: list[Message] = []
+    with pytest.raises(LookupError):
+        run_app(app, http_scope("/"), sent=sent)
+    assert [message["type"] for message in sent] == ["http.response.start"]
+
+
+def test_error_answered_by_a_mounted_app_is_not_answered_again(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    inner = App()
+
+    @inner.get("/boom")
+    async def boom() -> str:
+        raise ValueError("inner")
+
+    outer = App(middleware=[Middleware(HeaderMiddleware, "outer")])
+    outer.mount("/inner", inner)
+    sent: list[Message] = []
+    with pytest.raises(ValueError, match="inner"):
+        run_app(outer, http_scope("/inner/boom"), sent=sent)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 500

@@ -10,7 +10,13 @@ import html
 import traceback
 
 from microasgi.datastructures import Headers
-from microasgi.responses import HTMLResponse, PlainTextResponse, Response
+from microasgi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    Response,
+    mark_response_started,
+    response_started,
+)
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -50,7 +56,8 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            if not started:
+            if not started and not response_started(exc):
                 await server_error_response(scope, exc, self.debug)(scope, receive, send)
+                mark_response_started(exc)
             # Re-raise so the server logs it (and closes the connection if it started).
             raise

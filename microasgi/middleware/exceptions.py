@@ -15,8 +15,13 @@ from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import server_error_response
 from microasgi.requests import Request
-from microasgi.responses import PlainTextResponse, Response
-from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+from microasgi.responses import (
+    PlainTextResponse,
+    Response,
+    mark_response_started,
+    response_started,
+)
+from microasgi.types import ASGIApp, Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 HandlerKey = int | type[Exception]
@@ -44,21 +49,14 @@ class ExceptionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        # No send wrapper: routes mark errors raised once a response has started.
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except ClientDisconnect:
             return  # Nobody is left to answer.
         except Exception as exc:
-            if started:
-                raise  # Too late for a response; the guard lets the server close.
+            if response_started(exc):
+                raise  # Too late for a response; the server closes the connection.
             handler, is_server_error = self._lookup(exc)
             try:
                 response = await self._respond(handler, scope, receive, exc)
@@ -67,6 +65,8 @@ class ExceptionMiddleware:
                 response, is_server_error = server_error_response(scope, exc, self.debug), True
             await response(scope, receive, send)
             if is_server_error:
+                # Answered: outer layers (a parent App, the guard) must not answer again.
+                mark_response_started(exc)
                 raise
 
     def _lookup(self, exc: Exception) -> tuple[ExceptionHandler | None, bool]:
