@@ -282,6 +282,23 @@ def _first(
     node: _Node, segments: list[str], index: int, values: tuple[str, ...]
 ) -> Candidate | None:
     """The first candidate ``_walk`` would yield, found without generators."""
+    # Descend without recursing while there is one way down (the usual case); only a
+    # node offering a choice (static and dynamic children, or rest-consumers) recurses.
+    while index < len(segments) and not node.rest:
+        child = node.static.get(segments[index])
+        if child is not None:
+            if node.dynamic:
+                break
+        elif len(node.dynamic) == 1:
+            matcher, child = node.dynamic[0]
+            groups = matcher.match(segments[index])
+            if groups is None:
+                return None
+            values += groups
+        else:
+            break
+        node = child
+        index += 1
     if index == len(segments):
         if node.leaves:
             return node.leaves[0], values, None

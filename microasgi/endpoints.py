@@ -151,9 +151,10 @@ def to_response(result: Any, endpoint: Any) -> Response:
     """
     if isinstance(result, Response):
         return result
-    if isinstance(result, dict | list):
+    kind = type(result)  # exact types first: one identity check for the usual returns
+    if kind is dict or kind is list or isinstance(result, dict | list):
         return JSONResponse(result)
-    if isinstance(result, str):
+    if kind is str or isinstance(result, str):
         return PlainTextResponse(result)
     if isinstance(result, bytes):
         return Response(result, media_type="application/octet-stream")

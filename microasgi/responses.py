@@ -135,13 +135,20 @@ class Response:
 
     def _initial_headers(self, headers: Mapping[str, str] | None) -> RawHeaders:
         """Encode ``headers`` and add Content-Length and Content-Type unless given."""
+        if headers is None and self.status_code == 200:
+            # The common case, answered without the general checks below.
+            body: bytes | None = getattr(self, "body", None)
+            raw = [] if body is None else [(b"content-length", b"%d" % len(body))]
+            if self.media_type is not None:
+                raw.append((b"content-type", _content_type(self.media_type, self.charset)))
+            return raw
         given: Container[bytes] = ()
         if headers:
             raw = [encode_header(name, value) for name, value in headers.items()]
             given = {name for name, _ in raw}
         else:
             raw = []
-        body: bytes | None = getattr(self, "body", None)
+        body = getattr(self, "body", None)
         status_code = self.status_code
         if (
             body is not None

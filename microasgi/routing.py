@@ -25,7 +25,6 @@ from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request,
 from microasgi.responses import (
     PlainTextResponse,
     RedirectResponse,
-    Response,
     StartTracker,
     mark_response_started,
 )
@@ -85,19 +84,6 @@ class BaseRoute:
 
 
 Params = dict[str, Any]
-
-
-async def _send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-    """Call the endpoint's response; an error from it counts as raised after the start.
-
-    Response objects send their start first, so the error handlers must not send
-    another (a response that fails before starting is reported to the server instead).
-    """
-    try:
-        await response(scope, receive, send)
-    except BaseException as exc:
-        mark_response_started(exc)
-        raise
 
 
 def _merge_params(scope: Scope, params: dict[str, Any]) -> None:
@@ -217,18 +203,21 @@ class Route(_EndpointRoute):
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
         call = self._callers[scope["method"]]
-        if not self._takes_request:
-            # No connection parameter: no Request to build, and so no form to close.
-            result = await call(None, params)
-            await _send_response(to_response(result, self.endpoint), scope, receive, send)
-            return
-        request = Request(scope, receive)
+        # No connection parameter: no Request to build, and so no form to close.
+        request = Request(scope, receive) if self._takes_request else None
         try:
             result = await call(request, params)
-            await _send_response(to_response(result, self.endpoint), scope, receive, send)
+            response = to_response(result, self.endpoint)
+            try:
+                await response(scope, receive, send)
+            except BaseException as exc:
+                # Response objects send their start first: the error handlers must not
+                # send another (one failing before its start is left to the server).
+                mark_response_started(exc)
+                raise
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
-            if request._form is not None:
+            if request is not None and request._form is not None:
                 await request.close()
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Route":
