@@ -1,0 +1,47 @@
+"""The benchmark harness's smoke mode: every scenario runs, answers are checked, exit 0.
+
+It runs as a subprocess, as CI does (``python benchmarks/run.py --smoke``), so the harness
+imports microasgi from this tree exactly as it does for a human.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every row the in-process table must hold, in order.
+SCENARIO_LABELS = [
+    "plaintext GET /",
+    "JSON GET /users/{id:int}",
+    "POST 1 KB JSON echo",
+    "first of 10 routes",
+    "last of 10 routes",
+    "first of 100 routes",
+    "last of 100 routes",
+    "first of 1,000 routes",
+    "last of 1,000 routes",
+    "plaintext + 3 ASGI middlewares",
+    "plaintext + 1 function middleware",
+    "streaming 10 x 1 KB",
+    "websocket echo (per message)",
+    "file download 1 MB",
+]
+
+
+def test_smoke_mode_checks_every_scenario_and_exits_zero() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    labels = [row.split("|")[1].strip() for row in rows[1:]]
+    assert labels == SCENARIO_LABELS, output
+    assert "ERROR" not in completed.stdout, output
