@@ -197,14 +197,15 @@ class RouteTable:
     """
 
     def __init__(self) -> None:
-        # Static paths map straight to their candidates, built once here.
-        self._static: dict[str, list[Candidate]] = {}
+        # Static paths map straight to their candidates, built once here. Public: the
+        # router reads it first, before any call.
+        self.static: dict[str, list[Candidate]] = {}
         self._root = _Node()
 
     def add(self, compiled: CompiledPath, entry: Any, *, is_mount: bool = False) -> None:
         """Index ``entry`` under ``compiled`` (registration order breaks ties)."""
         if compiled.is_static and not is_mount:
-            self._static.setdefault(compiled.template, []).append((entry, (), None))
+            self.static.setdefault(compiled.template, []).append((entry, (), None))
             return
         node = self._root
         for segment in compiled.segments:
@@ -217,7 +218,7 @@ class RouteTable:
     def entries_at(self, compiled: CompiledPath, *, is_mount: bool = False) -> list[Any]:
         """Entries registered with the same path shape (for clash detection)."""
         if compiled.is_static and not is_mount:
-            return [entry for entry, _, _ in self._static.get(compiled.template, ())]
+            return [entry for entry, _, _ in self.static.get(compiled.template, ())]
         node: _Node | None = self._root
         for segment in compiled.segments:
             node = _find_child(node, segment) if node is not None else None
@@ -233,7 +234,7 @@ class RouteTable:
         Plain recursion, no generators; when the router can't use this entry (wrong
         method, a convertor refusing the value) it falls back to ``match``.
         """
-        static = self._static.get(path)
+        static = self.static.get(path)
         if static:
             return static[0]
         if not path.startswith("/"):
@@ -242,7 +243,7 @@ class RouteTable:
 
     def match(self, path: str) -> Iterator[Candidate]:
         """Iterate over the entries matching ``path``, most specific first (lazily)."""
-        static = self._static.get(path)
+        static = self.static.get(path)
         if static:
             # Split and walk only if no static entry serves (a 405 needs them all).
             return _then_walk(static, self._root, path)

@@ -116,8 +116,15 @@ class Response:
         if media_type is not None:
             self.media_type = media_type
         self.background = background
-        self.body = self.render(content)
-        self.raw_headers = self._initial_headers(headers)
+        self.body = body = self.render(content)
+        if headers is None and status_code == 200 and self.media_type is not None:
+            # The common case, built without the general checks of _initial_headers.
+            self.raw_headers = [
+                (b"content-length", b"%d" % len(body)),
+                (b"content-type", _content_type(self.media_type, self.charset)),
+            ]
+        else:
+            self.raw_headers = self._initial_headers(headers)
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes; subclasses override this."""
@@ -135,20 +142,13 @@ class Response:
 
     def _initial_headers(self, headers: Mapping[str, str] | None) -> RawHeaders:
         """Encode ``headers`` and add Content-Length and Content-Type unless given."""
-        if headers is None and self.status_code == 200:
-            # The common case, answered without the general checks below.
-            body: bytes | None = getattr(self, "body", None)
-            raw = [] if body is None else [(b"content-length", b"%d" % len(body))]
-            if self.media_type is not None:
-                raw.append((b"content-type", _content_type(self.media_type, self.charset)))
-            return raw
         given: Container[bytes] = ()
         if headers:
             raw = [encode_header(name, value) for name, value in headers.items()]
             given = {name for name, _ in raw}
         else:
             raw = []
-        body = getattr(self, "body", None)
+        body: bytes | None = getattr(self, "body", None)
         status_code = self.status_code
         if (
             body is not None

@@ -5,7 +5,7 @@ matching); the Router only looks the path up and does the I/O. No match is a
 404, a path match with the wrong method a 405 with ``Allow``.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -25,6 +25,7 @@ from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request,
 from microasgi.responses import (
     PlainTextResponse,
     RedirectResponse,
+    Response,
     StartTracker,
     mark_response_started,
 )
@@ -70,10 +71,9 @@ class BaseRoute:
             params[compiled.rest] = remainder[1:]
         return params
 
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
-    ) -> None:
-        raise NotImplementedError
+    # Serve a match: (scope, receive, send, converted params, the rest of the path for
+    # mounts). An attribute, so routes can point it straight at their fastest handler.
+    handle: Callable[[Scope, Receive, Send, dict[str, Any], str | None], Awaitable[None]]
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         raise NotImplementedError
@@ -122,28 +122,36 @@ class _EndpointRoute(BaseRoute):
         self.name = name if name is not None else getattr(endpoint, "__name__", None)
         self.middleware = list(middleware or ())
         self._limit = limit
+        # Without middleware the router calls _serve straight away: one frame less.
+        self.handle = self._handle_via_middleware if self.middleware else self._serve
 
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
-    ) -> None:
-        _merge_params(scope, params)
+    def _enter(self, scope: Scope, params: Params) -> None:
+        """Record the match in the scope: path params, endpoint, route, size limit."""
+        outer = scope.get("path_params")
+        scope["path_params"] = {**outer, **params} if outer else params
         scope["endpoint"] = self.endpoint
         scope["route"] = self
         if self._limit is not INHERIT:
             scope[self._limit_key] = self._limit
-        if self.middleware:
-            # Route middleware may answer by itself: watch its sends for the error handlers.
-            await StartTracker(send).run(self.app, scope, receive)
-        else:
-            await self._respond(scope, receive, send, params)
+
+    async def _handle_via_middleware(
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+    ) -> None:
+        self._enter(scope, params)
+        # Route middleware may answer by itself: watch its sends for the error handlers.
+        await StartTracker(send).run(self.app, scope, receive)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The innermost app behind route middleware: the route's own params from the scope."""
         path_params = scope["path_params"]
         params = {name: path_params[name] for name in self.compiled.param_convertors}
-        await self._respond(scope, receive, send, params)
+        await self._serve(scope, receive, send, params, None)
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+    ) -> None:
+        """Run the endpoint and send its response (the router calls this directly when
+        the route has no middleware)."""
         raise NotImplementedError
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
@@ -201,13 +209,18 @@ class Route(_EndpointRoute):
             self._takes_request = binding.takes_connection
         self.app = build_stack(self._run_endpoint, self.middleware)
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+    ) -> None:
+        self._enter(scope, params)
         call = self._callers[scope["method"]]
         # No connection parameter: no Request to build, and so no form to close.
         request = Request(scope, receive) if self._takes_request else None
         try:
             result = await call(request, params)
-            response = to_response(result, self.endpoint)
+            response = (
+                result if isinstance(result, Response) else to_response(result, self.endpoint)
+            )
             try:
                 await response(scope, receive, send)
             except BaseException as exc:
@@ -265,7 +278,10 @@ class WebSocketRoute(_EndpointRoute):
             self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors)).call
         self.app = build_stack(self._run_endpoint, self.middleware)
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: Params) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+    ) -> None:
+        self._enter(scope, params)
         websocket = WebSocket(scope, receive, send)
         await serve_websocket(websocket, self._caller(websocket, params))
 
@@ -759,21 +775,33 @@ class Router(RouteRegistry):
                 f"Unsupported scope type {scope_type!r}: "
                 "expected 'http', 'websocket' or 'lifespan'."
             )
-        path = route_path(scope)
+        # route_path(scope), inlined: this runs on every request.
+        path: str = scope["path"]
+        root_path = scope.get("root_path")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
         if scope_type != "http":
             await self._dispatch_websocket(table, path, scope, receive, send)
             return
-        # The hot path: the most specific route, found without generators, serves.
-        candidate = table.first(path)
-        if candidate is None:
-            await self._answer_miss(table, path, scope, receive, send)
-            return
-        route: BaseRoute = candidate[0]
-        if route.is_mount or scope["method"] in route.methods:
-            params = route.path_params(candidate)
-            if params is not None:
-                await route.handle(scope, receive, send, params, candidate[2])
+        # The hot path: a static path is one dict hit; others go down the trie without
+        # generators. Anything unusual (405, a refused param) takes _dispatch_http.
+        static = table.static.get(path)
+        if static is not None:
+            route: BaseRoute = static[0][0]
+            if scope["method"] in route.methods:
+                await route.handle(scope, receive, send, {}, None)
                 return
+        else:
+            candidate = table.first(path)
+            if candidate is None:
+                await self._answer_miss(table, path, scope, receive, send)
+                return
+            route = candidate[0]
+            if route.is_mount or scope["method"] in route.methods:
+                params = route.path_params(candidate)
+                if params is not None:
+                    await route.handle(scope, receive, send, params, candidate[2])
+                    return
         await self._dispatch_http(table, path, scope, receive, send)
 
     async def _dispatch_host(self, scope: Scope, receive: Receive, send: Send) -> bool:

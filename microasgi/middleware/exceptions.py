@@ -52,22 +52,30 @@ class ExceptionMiddleware:
         # No send wrapper: routes mark errors raised once a response has started.
         try:
             await self.app(scope, receive, send)
-        except ClientDisconnect:
-            return  # Nobody is left to answer.
         except Exception as exc:
-            if response_started(exc):
-                raise  # Too late for a response; the server closes the connection.
-            handler, is_server_error = self._lookup(exc)
-            try:
-                response = await self._respond(handler, scope, receive, exc)
-            except Exception:
-                # A failing handler must not leave the client without an answer.
-                response, is_server_error = server_error_response(scope, exc, self.debug), True
-            await response(scope, receive, send)
-            if is_server_error:
-                # Answered: outer layers (a parent App, the guard) must not answer again.
-                mark_response_started(exc)
-                raise
+            await self.answer(exc, scope, receive, send)
+
+    async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer ``exc``, raised while serving the HTTP ``scope``.
+
+        Re-raises it when the server must hear of it: after a response had started, and
+        after answering a server error (500) so that it gets logged.
+        """
+        if isinstance(exc, ClientDisconnect):
+            return  # Nobody is left to answer.
+        if response_started(exc):
+            raise exc  # Too late for a response; the server closes the connection.
+        handler, is_server_error = self._lookup(exc)
+        try:
+            response = await self._respond(handler, scope, receive, exc)
+        except Exception:
+            # A failing handler must not leave the client without an answer.
+            response, is_server_error = server_error_response(scope, exc, self.debug), True
+        await response(scope, receive, send)
+        if is_server_error:
+            # Answered: outer layers (a parent App, the guard) must not answer again.
+            mark_response_started(exc)
+            raise exc
 
     def _lookup(self, exc: Exception) -> tuple[ExceptionHandler | None, bool]:
         """The handler for ``exc`` and whether answering it counts as a server error."""
