@@ -7,7 +7,15 @@ This module knows the ASGI receive channel, not requests, responses or routing.
 """
 
 import functools
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+import types
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
@@ -142,3 +150,38 @@ async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[No
         task_group.cancel_scope.cancel()
     if errors:
         raise errors[0]
+
+
+def step_until_waiting(awaitable: Any) -> tuple[bool, Any]:
+    """Run a coroutine-like ``awaitable`` until it first has to wait.
+
+    Returns ``(True, result)`` when it finished without waiting, or ``(False, yielded)``
+    when it suspended; then finish it with ``await resume(awaitable, yielded)``, in
+    the same task. Lets a caller skip machinery (a watcher task) for work that is ready.
+    Exceptions it raises (StopAsyncIteration included) propagate.
+    """
+    try:
+        yielded = awaitable.send(None)
+    except StopIteration as done:
+        return True, done.value
+    return False, yielded
+
+
+@types.coroutine
+def resume(awaitable: Any, yielded: Any) -> Generator[Any, Any, Any]:
+    """Finish an awaitable that ``step_until_waiting`` left suspended.
+
+    What it yields goes up to the event loop; what the loop sends or throws back
+    (results, cancellation) goes down to it.
+    """
+    while True:
+        try:
+            value = yield yielded
+        except BaseException as exc:
+            step = functools.partial(awaitable.throw, exc)
+        else:
+            step = functools.partial(awaitable.send, value)
+        try:
+            yielded = step()
+        except StopIteration as done:
+            return done.value

@@ -8,7 +8,7 @@ mounts) last. Lookup cost grows with the depth of the path, not the route count.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +32,17 @@ class SegmentMatcher:
     pattern: re.Pattern[str] = _NEVER
     groups: int = 1
 
+    def __post_init__(self) -> None:
+        if self.convertor is not None:
+            # Frozen dataclass: set the derived field through object.__setattr__.
+            object.__setattr__(self, "test", self.convertor.segment_test())
+
+    # The convertor's segment check, a C-level regex call for the built-in convertors.
+    test: Callable[[str], object] = field(default=bool, init=False, compare=False, repr=False)
+
     def match(self, text: str) -> tuple[str, ...] | None:
         if self.convertor is not None:
-            return (text,) if self.convertor.matches(text) else None
+            return (text,) if self.test(text) else None
         found = self.pattern.fullmatch(text)
         if found is None:
             return None
@@ -292,10 +300,15 @@ def _first(
                 break
         elif len(node.dynamic) == 1:
             matcher, child = node.dynamic[0]
-            groups = matcher.match(segments[index])
-            if groups is None:
-                return None
-            values += groups
+            if matcher.convertor is not None:  # one parameter: one C call, no tuple to build
+                if not matcher.test(segments[index]):
+                    return None
+                values += (segments[index],)
+            else:
+                groups = matcher.match(segments[index])
+                if groups is None:
+                    return None
+                values += groups
         else:
             break
         node = child

@@ -115,7 +115,10 @@ class App(RouteRegistry):
             # started), so without user middleware the guard would have nothing to do.
             return inner
         stack = build_stack(inner, self.user_middleware)
-        return ServerErrorMiddleware(stack, debug=self.debug)
+        marking = all(
+            getattr(spec.cls, "marks_response_errors", False) for spec in self.user_middleware
+        )
+        return ServerErrorMiddleware(stack, debug=self.debug, watch_sends=not marking)
 
     def lifespan_context(self) -> AbstractAsyncContextManager[dict[str, Any]]:
         """This app's startup/shutdown, with those of the Apps mounted in it, in mount order."""

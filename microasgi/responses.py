@@ -5,10 +5,11 @@ or value holding CR, LF or NUL is a ValueError, never sent. This module knows
 the ASGI send channel; it knows nothing of routing or requests.
 """
 
+import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from functools import cached_property, lru_cache
@@ -16,7 +17,13 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote
 
-from microasgi._concurrency import aclose_quietly, iterate_in_threadpool, run_until_disconnect
+from microasgi._concurrency import (
+    aclose_quietly,
+    iterate_in_threadpool,
+    resume,
+    run_until_disconnect,
+    step_until_waiting,
+)
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
 from microasgi.datastructures import _encode_header as encode_header  # the one header checker
@@ -303,21 +310,21 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return _encode_json(content).encode("utf-8")
+        return "".join(_encode_json_chunks(content, 0)).encode("utf-8")
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """One JSON encoder for every response, built once.
+def _json_chunk_encoder() -> Callable[[Any, int], list[str]]:
+    """One JSON encoder for every response, built once: ``encode(content, 0)`` gives chunks.
 
     ``JSONEncoder.encode`` builds a fresh C encoder on each call; building it once
-    here saves that per response. Without the C accelerator, fall back to the encoder.
+    here saves that per response. Without the C accelerator, use the Python one.
     """
     python_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if make_encoder is None:  # pragma: no cover - CPython always ships the accelerator
-        return python_encoder.encode
+        return lambda content, _level: [python_encoder.encode(content)]
     # markers=None skips the cycle check: a cyclic structure ends in RecursionError (a 500).
-    encode_chunks = make_encoder(
+    encode: Callable[[Any, int], list[str]] = make_encoder(
         None,
         python_encoder.default,
         json.encoder.encode_basestring,
@@ -328,16 +335,10 @@ def _json_encoder() -> Callable[[Any], str]:
         False,
         False,
     )
-
-    def encode(content: Any) -> str:
-        if isinstance(content, str):
-            return json.encoder.encode_basestring(content)
-        return "".join(encode_chunks(content, 0))
-
     return encode
 
 
-_encode_json = _json_encoder()
+_encode_json_chunks = _json_chunk_encoder()
 
 
 # Characters kept as they are in a Location: the URL syntax itself (RFC 3986).
@@ -398,9 +399,36 @@ class StreamingResponse(Response):
             # ASGI 2.4: send() raises OSError once the client is gone; no watcher task.
             await self._send_body(send)
         else:
-            await run_until_disconnect(receive, lambda: self._send_body(send))
+            await self._send_body_until_disconnect(receive, send)
         if self.background is not None:
             await self.background()
+
+    async def _send_body_until_disconnect(self, receive: Receive, send: Send) -> None:
+        """Before ASGI 2.4, only receive() tells that the client left, and watching it
+        takes a task. Chunks the source has ready at once need no watch: they are sent
+        as they come. Once the source has to wait (or after _UNWATCHED_CHUNKS chunks),
+        the rest is sent while a watcher cancels it on ``http.disconnect``."""
+        chunks = aiter(self._chunks())
+        pending: Any = None
+        yielded: Any = None
+        try:
+            for _ in range(_UNWATCHED_CHUNKS):
+                next_chunk = anext(chunks)
+                ready, outcome = step_until_waiting(next_chunk)
+                if not ready:
+                    pending, yielded = next_chunk, outcome
+                    break
+                if not isinstance(outcome, bytes):
+                    outcome = _to_bytes(outcome, self.charset)
+                # Before ASGI 2.4 send() doesn't raise for a client that left: no try here.
+                await send({"type": "http.response.body", "body": outcome, "more_body": True})
+        except StopAsyncIteration:
+            await self._send_final(send)
+            return
+        except BaseException:
+            await aclose_quietly(chunks)
+            raise
+        await run_until_disconnect(receive, lambda: self._send_body(send, chunks, pending, yielded))
 
     async def _close_unsent(self) -> None:
         # HEAD never iterates the content; still release what it holds (an open file).
@@ -412,24 +440,57 @@ class StreamingResponse(Response):
             if close is not None:
                 close()
 
-    async def _send_body(self, send: Send) -> None:
+    def _chunks(self) -> AsyncIterable[str | bytes]:
         content = self.content
-        chunks = content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
-        charset = self.charset
+        return content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+
+    async def _send_chunk(self, send: Send, chunk: object) -> bool:
+        """Send one chunk; False when the client has left (ASGI 2.4 send raises OSError)."""
+        if not isinstance(chunk, bytes):
+            chunk = _to_bytes(chunk, self.charset)
         try:
-            async for chunk in chunks:
-                if not isinstance(chunk, bytes):
-                    chunk = _to_bytes(chunk, charset)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:
+            return False
+        return True
+
+    async def _send_final(self, send: Send) -> None:
+        with contextlib.suppress(OSError):  # the client left just before the end
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _send_body(
+        self,
+        send: Send,
+        chunks: AsyncIterator[str | bytes] | None = None,
+        pending: Any = None,
+        yielded: Any = None,
+    ) -> None:
+        """Send the chunks, then the final empty body; the iterable is closed either way.
+
+        ``chunks`` may be an iterator already started, with ``pending``: its next
+        chunk, suspended by ``step_until_waiting``.
+        """
+        if chunks is None:
+            chunks = aiter(self._chunks())
+        try:
+            if pending is not None:
                 try:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                except OSError:
+                    first = await resume(pending, yielded)
+                except StopAsyncIteration:
+                    await self._send_final(send)
+                    return
+                if not await self._send_chunk(send, first):
+                    return
+            async for chunk in chunks:
+                if not await self._send_chunk(send, chunk):
                     return  # the client left (ASGI 2.4); the finally closes the iterable
         finally:
             await aclose_quietly(chunks)
-        try:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            return
+        await self._send_final(send)
+
+
+# Chunks sent before the disconnect watch starts, for a source that never has to wait.
+_UNWATCHED_CHUNKS = 64
 
 
 def _to_bytes(chunk: object, charset: str) -> bytes:

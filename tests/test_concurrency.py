@@ -274,3 +274,52 @@ def test_run_until_disconnect_raises_the_receive_error_unwrapped() -> None:
 
     with pytest.raises(RuntimeError, match="receive broke"):
         anyio.run(main)
+
+
+def test_step_until_waiting_returns_a_ready_result() -> None:
+    from microasgi._concurrency import step_until_waiting
+
+    async def ready() -> int:
+        return 7
+
+    assert step_until_waiting(ready()) == (True, 7)
+
+
+def test_resume_finishes_a_suspended_awaitable_in_the_same_task() -> None:
+    from microasgi._concurrency import resume, step_until_waiting
+
+    async def waits() -> str:
+        await anyio.sleep(0.001)
+        return "done"
+
+    async def main() -> str:
+        pending = waits()
+        ready, yielded = step_until_waiting(pending)
+        assert not ready
+        result: str = await resume(pending, yielded)
+        return result
+
+    assert anyio.run(main) == "done"
+
+
+def test_resume_passes_cancellation_down() -> None:
+    from microasgi._concurrency import resume, step_until_waiting
+
+    cancelled: list[bool] = []
+
+    async def sleeps() -> None:
+        try:
+            await anyio.sleep(60)
+        except BaseException:
+            cancelled.append(True)
+            raise
+
+    async def main() -> None:
+        with anyio.move_on_after(0.01):
+            pending = sleeps()
+            ready, yielded = step_until_waiting(pending)
+            assert not ready
+            await resume(pending, yielded)
+
+    anyio.run(main)
+    assert cancelled == [True]

@@ -807,3 +807,111 @@ def test_background_task_through_the_test_client() -> None:
     response = TestClient(app).post("/orders", content=b"order-1")
     assert response.json() == {"queued": True}
     assert done == ["order-1"]
+
+
+# Before ASGI 2.4: ready chunks go out unwatched, a waiting source is watched -------------
+
+OLD_SERVER = {"version": "3.0", "spec_version": "2.3"}
+
+
+def _bodies(sent: list[Message]) -> list[bytes]:
+    return [message["body"] for message in sent if message["type"] == "http.response.body"]
+
+
+def test_pre_24_stream_of_ready_chunks_needs_no_watcher(http_scope: HTTPScope) -> None:
+    async def ready() -> AsyncIterator[bytes]:
+        for number in range(3):
+            yield b"%d" % number
+
+    async def receive_fails() -> Message:
+        raise AssertionError("a source that never waits must not start the watcher")
+
+    sent = serve(StreamingResponse(ready()), http_scope(asgi=OLD_SERVER), receive_fails)
+    assert _bodies(sent) == [b"0", b"1", b"2", b""]
+
+
+def test_pre_24_stream_watches_once_the_source_waits(http_scope: HTTPScope) -> None:
+    async def waits() -> AsyncIterator[bytes]:
+        yield b"ready"
+        await anyio.sleep(0.01)
+        yield b"after a wait"
+        yield b"then ready again"
+
+    sent = serve(StreamingResponse(waits()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert _bodies(sent) == [b"ready", b"after a wait", b"then ready again", b""]
+    assert sent[-1]["more_body"] is False
+
+
+def test_pre_24_stream_that_ends_while_waiting_still_finishes(http_scope: HTTPScope) -> None:
+    async def ends_after_a_wait() -> AsyncIterator[bytes]:
+        yield b"only"
+        await anyio.sleep(0.01)
+
+    sent = serve(StreamingResponse(ends_after_a_wait()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert _bodies(sent) == [b"only", b""]
+
+
+def test_pre_24_long_ready_stream_gets_the_watcher_after_a_while(http_scope: HTTPScope) -> None:
+    async def many() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            yield b"x"
+
+    sent = serve(StreamingResponse(many()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert b"".join(_bodies(sent)) == b"x" * 200
+
+
+def test_pre_24_waiting_source_is_closed_when_the_client_leaves(http_scope: HTTPScope) -> None:
+    closed: list[bool] = []
+
+    async def forever() -> AsyncIterator[bytes]:
+        try:
+            yield b"first"
+            await anyio.sleep(60)
+            yield b"never"  # pragma: no cover
+        finally:
+            closed.append(True)
+
+    async def leaves() -> Message:
+        await anyio.sleep(0.01)
+        return {"type": "http.disconnect"}
+
+    sent = serve(StreamingResponse(forever()), http_scope(asgi=OLD_SERVER), leaves)
+    assert _bodies(sent) == [b"first"]
+    assert closed == [True]
+
+
+def test_pre_24_error_from_a_ready_source_closes_it_and_propagates(
+    http_scope: HTTPScope,
+) -> None:
+    closed: list[bool] = []
+
+    async def broken() -> AsyncIterator[bytes]:
+        try:
+            yield b"one"
+            raise LookupError("source broke")
+        finally:
+            closed.append(True)
+
+    with pytest.raises(LookupError, match="source broke"):
+        serve(StreamingResponse(broken()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert closed == [True]
+
+
+def test_pre_24_text_chunks_are_encoded(http_scope: HTTPScope) -> None:
+    async def text() -> AsyncIterator[str]:
+        yield "café"
+
+    sent = serve(StreamingResponse(text()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert _bodies(sent) == ["café".encode(), b""]
+
+
+def test_pre_24_send_failing_after_a_wait_stops_the_stream(http_scope: HTTPScope) -> None:
+    async def waits() -> AsyncIterator[bytes]:
+        await anyio.sleep(0.01)
+        yield b"lost"
+        yield b"never sent"
+
+    sent = serve(
+        StreamingResponse(waits()), http_scope(asgi=OLD_SERVER), never_receive, fail_after=1
+    )
+    assert [message["type"] for message in sent] == ["http.response.start"]

@@ -14,10 +14,11 @@ from microasgi.responses import (
     HTMLResponse,
     PlainTextResponse,
     Response,
+    StartTracker,
     mark_response_started,
     response_started,
 )
-from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+from microasgi.types import ASGIApp, Receive, Scope, Send
 
 
 def server_error_response(scope: Scope, exc: BaseException, debug: bool) -> Response:
@@ -35,27 +36,30 @@ def server_error_response(scope: Scope, exc: BaseException, debug: bool) -> Resp
 
 
 class ServerErrorMiddleware:
-    """Answer 500 for anything the stack raised before responding, then re-raise."""
+    """Answer 500 for anything the stack raised before responding, then re-raise.
 
-    def __init__(self, app: ASGIApp, debug: bool = False) -> None:
+    Args:
+        app: the stack to guard.
+        debug: show the traceback in the 500 response.
+        watch_sends: watch the sends to learn whether a response started. The App
+            turns it off when every user middleware marks its own late errors
+            (``marks_response_errors``), which saves a wrapper per message.
+    """
+
+    def __init__(self, app: ASGIApp, debug: bool = False, watch_sends: bool = True) -> None:
         self.app = app
         self.debug = debug
+        self.watch_sends = watch_sends
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracker = StartTracker(send) if self.watch_sends else None
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracker or send)
         except Exception as exc:
+            started = tracker is not None and tracker.started
             if not started and not response_started(exc):
                 await server_error_response(scope, exc, self.debug)(scope, receive, send)
                 mark_response_started(exc)

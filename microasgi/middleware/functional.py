@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from microasgi.requests import Request
-from microasgi.responses import Response
+from microasgi.responses import Response, mark_response_started
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -29,14 +29,22 @@ class _Pause:
 
 
 class _Downstream:
-    """The rest of the stack, run in the caller's task and paused at each ``send``."""
+    """The rest of the stack, run in the caller's task.
+
+    It pauses at its first ``send`` (the response start, handed to ``call_next``);
+    once ``forward_to`` is set, its later messages go straight to the real send.
+    """
 
     def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         self._outbox: Message | None = None
+        self.forward_to: Send | None = None
         self._coroutine: Coroutine[Any, Any, None] = app(scope, receive, self._send)  # type: ignore[assignment]
         self.finished = False
 
     async def _send(self, message: Message) -> None:
+        if self.forward_to is not None:
+            await self.forward_to(message)
+            return
         self._outbox = message
         await _Pause()
 
@@ -71,12 +79,11 @@ class _Downstream:
 
     def close(self) -> None:
         """Abandon a downstream the middleware did not use (its ``finally`` blocks run)."""
-        if not self.finished:
-            self.finished = True
-            try:
-                self._coroutine.close()
-            except RuntimeError:  # pragma: no cover - a finally block that awaits
-                pass
+        self.finished = True
+        try:
+            self._coroutine.close()
+        except RuntimeError:  # pragma: no cover - a finally block that awaits
+            pass
 
 
 class _DownstreamResponse(Response):
@@ -99,11 +106,9 @@ class _DownstreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._start["status"] = self.status_code
         await send(self._start)
-        while True:
-            message = await self._downstream.next_message()
-            if message is None:
-                break
-            await send(message)
+        # From now on the downstream sends straight to the server: no pause per chunk.
+        self._downstream.forward_to = send
+        await self._downstream.next_message()
         if self.background is not None:
             await self.background()
 
@@ -145,6 +150,10 @@ def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
 class FunctionMiddleware:
     """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only)."""
 
+    # Errors escaping after its response started carry mark_response_started, so the
+    # outer guard needs no send wrapper for it.
+    marks_response_errors = True
+
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
         self.app = app
         self.dispatch = dispatch
@@ -174,7 +183,12 @@ class FunctionMiddleware:
                     f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
                     f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
                 )
-            await response(scope, receive, send)
+            try:
+                await response(scope, receive, send)
+            except BaseException as exc:
+                mark_response_started(exc)  # a response object sends its start first
+                raise
         finally:
             for downstream in downstreams:
-                downstream.close()
+                if not downstream.finished:
+                    downstream.close()
