@@ -22,7 +22,7 @@ _NEVER = re.compile(r"(?!)")
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentMatcher:
     """How one dynamic segment matches: one convertor, or a regex mixing text and params."""
 
@@ -62,6 +62,8 @@ class CompiledPath:
     param_convertors: dict[str, Convertor]
     param_order: tuple[str, ...]
     rest: str | None = None
+    # (name, convert) per parameter but the rest, in path order: built once, used per request.
+    converters: tuple[tuple[str, Callable[[str], Any]], ...] = ()
 
     @property
     def is_static(self) -> bool:
@@ -139,7 +141,8 @@ def compile_path(path: str, *, prefix_only: bool = False) -> CompiledPath:
                 rest = name
         if rest is None:
             segments.append(_segment_matcher(raw, params))
-    return CompiledPath(path, tuple(segments), convertors, tuple(order), rest)
+    converters = tuple((name, convertors[name].converter()) for name in order if name != rest)
+    return CompiledPath(path, tuple(segments), convertors, tuple(order), rest, converters)
 
 
 def _segment_matcher(raw: str, params: list[re.Match[str]]) -> SegmentMatcher:
@@ -189,7 +192,7 @@ def compile_host(host: str) -> tuple[CompiledPath, re.Pattern[str]]:
 Candidate = tuple[Any, tuple[str, ...], str | None]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: attribute reads on the lookup path are faster
 class _Node:
     static: dict[str, "_Node"] = field(default_factory=dict)
     dynamic: list[tuple[SegmentMatcher, "_Node"]] = field(default_factory=list)
@@ -293,19 +296,22 @@ def _first(
     """The first candidate ``_walk`` would yield, found without generators."""
     # Descend without recursing while there is one way down (the usual case); only a
     # node offering a choice (static and dynamic children, or rest-consumers) recurses.
-    while index < len(segments) and not node.rest:
-        child = node.static.get(segments[index])
+    count = len(segments)
+    while index < count and not node.rest:
+        segment = segments[index]
+        dynamic = node.dynamic
+        child = node.static.get(segment)
         if child is not None:
-            if node.dynamic:
+            if dynamic:
                 break
-        elif len(node.dynamic) == 1:
-            matcher, child = node.dynamic[0]
+        elif len(dynamic) == 1:
+            matcher, child = dynamic[0]
             if matcher.convertor is not None:  # one parameter: one C call, no tuple to build
-                if not matcher.test(segments[index]):
+                if not matcher.test(segment):
                     return None
-                values += (segments[index],)
+                values += (segment,)
             else:
-                groups = matcher.match(segments[index])
+                groups = matcher.match(segment)
                 if groups is None:
                     return None
                 values += groups
@@ -313,7 +319,7 @@ def _first(
             break
         node = child
         index += 1
-    if index == len(segments):
+    if index == count:
         if node.leaves:
             return node.leaves[0], values, None
         for entry, is_mount in node.rest:

@@ -32,6 +32,13 @@ class Convertor:
         (C code, no Python frame) unless a subclass overrides this."""
         return self.pattern.fullmatch(text) is not None
 
+    def converter(self) -> Callable[[str], Any]:
+        """The fastest callable doing ``convert`` (a builtin for the built-in convertors)."""
+        builtin = _BUILTIN_CONVERTERS.get(type(self))
+        if builtin is not None and type(self).convert is _DEFINING_CLASS[type(self)].convert:
+            return builtin
+        return self.convert
+
     def segment_test(self) -> Callable[[str], object]:
         """The fastest callable answering ``matches`` (truthy when the segment fits)."""
         if type(self).matches is Convertor.matches:
@@ -109,6 +116,16 @@ class UUIDConvertor(Convertor):
     def to_string(self, value: Any) -> str:
         return str(uuid.UUID(str(value)))
 
+
+# The built-in convertors' convert() is a builtin call; the router calls it directly.
+_BUILTIN_CONVERTERS: dict[type[Convertor], Callable[[str], Any]] = {
+    StringConvertor: str,
+    PathConvertor: str,
+    IntegerConvertor: int,
+    FloatConvertor: float,
+    UUIDConvertor: uuid.UUID,
+}
+_DEFINING_CLASS: dict[type[Convertor], type[Convertor]] = {cls: cls for cls in _BUILTIN_CONVERTERS}
 
 CONVERTOR_TYPES: dict[str, Convertor] = {
     "str": StringConvertor(),

@@ -60,11 +60,9 @@ class BaseRoute:
         compiled = self.compiled
         params: dict[str, Any] = {}
         if values:
-            convertors = compiled.param_convertors
             try:
-                # zip stops before a trailing `path` param: its value is the remainder.
-                for name, value in zip(compiled.param_order, values, strict=False):
-                    params[name] = convertors[name].convert(value)
+                for (name, convert), value in zip(compiled.converters, values, strict=False):
+                    params[name] = convert(value)
             except ValueError:
                 return None
         if compiled.rest is not None and remainder is not None:
