@@ -1,296 +1,41 @@
-"""Routing: Route, WebSocketRoute, Mount, Host and the Router that dispatches to them.
+"""Routing: the Router, Mount, and the registration API shared with App.
 
 Routes are compiled when they are registered (``_routetable`` does the pure
-matching); the Router only looks the path up and does the I/O. No match is a
-404, a path match with the wrong method a 405 with ``Allow``.
+matching, ``routes`` holds the route types); the Router only looks the path up
+and does the I/O. No match is a 404, a path match with the wrong method a 405
+with ``Allow``.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from microasgi._routetable import Candidate, CompiledPath, RouteTable, compile_host, compile_path
+from microasgi._routetable import RouteTable, compile_path
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
-    EndpointCaller,
-    bind_class_endpoint,
-    bind_endpoint,
     endpoint_name,
-    to_response,
 )
 from microasgi.exceptions import HTTPException, NoMatchFound
 from microasgi.middleware import Middleware, build_stack
-from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request, route_path
+from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, route_path
 from microasgi.responses import (
     PlainTextResponse,
     RedirectResponse,
-    Response,
     StartTracker,
-    mark_response_started,
+)
+from microasgi.routes import (
+    INHERIT,
+    BaseRoute,
+    Host,
+    Route,
+    WebSocketRoute,
+    merge_params,
+    nested_name,
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
-from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Inherit:
-    """Marks a limit that is not set here, so the enclosing route, mount or app's applies."""
-
-    def __repr__(self) -> str:
-        return "INHERIT"
-
-
-INHERIT: Any = _Inherit()
-
-
-class BaseRoute:
-    """What the Router needs from an entry: its compiled path and how to handle a match."""
-
-    compiled: CompiledPath
-    name: str | None
-    is_mount = False
-    # HTTP methods served; empty for websocket routes, mounts and hosts.
-    methods: frozenset[str] = frozenset()
-
-    def path_params(self, candidate: Candidate) -> dict[str, Any] | None:
-        """Convert the matched raw values; None when a convertor refuses one."""
-        _, values, remainder = candidate
-        compiled = self.compiled
-        params: dict[str, Any] = {}
-        if values:
-            try:
-                for (name, convert), value in zip(compiled.converters, values, strict=False):
-                    params[name] = convert(value)
-            except ValueError:
-                return None
-        if compiled.rest is not None and remainder is not None:
-            params[compiled.rest] = remainder[1:]
-        return params
-
-    # Serve a match: (scope, receive, send, converted params, the rest of the path for
-    # mounts). An attribute, so routes can point it straight at their fastest handler.
-    handle: Callable[[Scope, Receive, Send, dict[str, Any], str | None], Awaitable[None]]
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        raise NotImplementedError
-
-    def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "BaseRoute":
-        """A copy of this route under ``prefix``, wrapped in ``middleware`` (include_router)."""
-        raise NotImplementedError
-
-
-Params = dict[str, Any]
-
-
-def _merge_params(scope: Scope, params: dict[str, Any]) -> None:
-    outer = scope.get("path_params")
-    scope["path_params"] = {**outer, **params} if outer else params
-
-
-def _child_name(own: str | None, name: str) -> str | None:
-    """The name to look up inside a mount or host called ``own``; None when not ours."""
-    if own is None:
-        return name
-    if name.startswith(own + ":"):
-        return name[len(own) + 1 :]
-    return None
-
-
-class _EndpointRoute(BaseRoute):
-    """What Route and WebSocketRoute share: an endpoint at a path, behind its middleware."""
-
-    # The scope key of the size limit this route may override, and the URL protocol.
-    _limit_key: str
-    _protocol: str
-    app: ASGIApp
-
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        name: str | None,
-        middleware: Sequence[Middleware] | None,
-        limit: int | None,
-    ) -> None:
-        self.path = path
-        self.endpoint = endpoint
-        self.compiled = compile_path(path)
-        self.name = name if name is not None else getattr(endpoint, "__name__", None)
-        self.middleware = list(middleware or ())
-        self._limit = limit
-        # Without middleware the router calls _serve straight away: one frame less.
-        self.handle = self._handle_via_middleware if self.middleware else self._serve
-
-    def _enter(self, scope: Scope, params: Params) -> None:
-        """Record the match in the scope: path params, endpoint, route, size limit."""
-        outer = scope.get("path_params")
-        scope["path_params"] = {**outer, **params} if outer else params
-        scope["endpoint"] = self.endpoint
-        scope["route"] = self
-        if self._limit is not INHERIT:
-            scope[self._limit_key] = self._limit
-
-    async def _handle_via_middleware(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
-    ) -> None:
-        self._enter(scope, params)
-        # Route middleware may answer by itself: watch its sends for the error handlers.
-        await StartTracker(send).run(self.app, scope, receive)
-
-    async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The innermost app behind route middleware: the route's own params from the scope."""
-        path_params = scope["path_params"]
-        params = {name: path_params[name] for name in self.compiled.param_convertors}
-        await self._serve(scope, receive, send, params, None)
-
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
-    ) -> None:
-        """Run the endpoint and send its response (the router calls this directly when
-        the route has no middleware)."""
-        raise NotImplementedError
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        if name != self.name or params.keys() != self.compiled.param_convertors.keys():
-            raise NoMatchFound(name, params)
-        try:
-            return URLPath(self.compiled.format(params), protocol=self._protocol)
-        except (ValueError, TypeError) as exc:
-            raise NoMatchFound(name, params) from exc
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
-
-
-class Route(_EndpointRoute):
-    """An HTTP route: ``Route(path, endpoint, *, methods=None, name=None, middleware=None)``.
-
-    ``endpoint`` is a function (async or sync) or a class with ``get``/``post``/...
-    methods. GET routes answer HEAD too.
-    """
-
-    _limit_key = MAX_BODY_SIZE_KEY
-    _protocol = "http"
-
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = INHERIT,
-    ) -> None:
-        super().__init__(path, endpoint, name, middleware, max_body_size)
-        self.max_body_size = max_body_size
-        param_names = list(self.compiled.param_convertors)
-        self._callers: dict[str, EndpointCaller]
-        if isinstance(endpoint, type):
-            if methods is not None:
-                raise TypeError(
-                    f"Class endpoint {endpoint_name(endpoint)} takes its methods from its "
-                    "get/post/... functions; don't pass methods=."
-                )
-            self._callers = bind_class_endpoint(endpoint, param_names)
-            self.methods = frozenset(self._callers)
-            self._takes_request = True
-        else:
-            binding = bind_endpoint(endpoint, param_names)
-            wanted = {method.upper() for method in (methods or ("GET",))}
-            if "GET" in wanted:
-                wanted.add("HEAD")
-            self.methods = frozenset(wanted)
-            self._callers = dict.fromkeys(self.methods, binding.call)
-            self._takes_request = binding.takes_connection
-        self.app = build_stack(self._run_endpoint, self.middleware)
-
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
-    ) -> None:
-        self._enter(scope, params)
-        call = self._callers[scope["method"]]
-        # No connection parameter: no Request to build, and so no form to close.
-        request = Request(scope, receive) if self._takes_request else None
-        try:
-            result = await call(request, params)
-            response = (
-                result if isinstance(result, Response) else to_response(result, self.endpoint)
-            )
-            try:
-                await response(scope, receive, send)
-            except BaseException as exc:
-                # Response objects send their start first: the error handlers must not
-                # send another (one failing before its start is left to the server).
-                mark_response_started(exc)
-                raise
-        finally:
-            # Checked here rather than always awaiting close(): most requests have no form.
-            if request is not None and request._form is not None:
-                await request.close()
-
-    def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Route":
-        return Route(
-            prefix + self.path,
-            self.endpoint,
-            methods=None if isinstance(self.endpoint, type) else sorted(self.methods),
-            name=self.name,
-            middleware=[*middleware, *self.middleware],
-            max_body_size=self.max_body_size,
-        )
-
-    def __repr__(self) -> str:
-        return f"Route(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)})"
-
-
-class WebSocketRoute(_EndpointRoute):
-    """A websocket route: ``WebSocketRoute(path, endpoint, *, name=None, middleware=None)``.
-
-    ``endpoint`` is a function (async or sync) or a ``WebSocketEndpoint`` subclass.
-    """
-
-    _limit_key = MAX_MESSAGE_SIZE_KEY
-    _protocol = "websocket"
-
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        name: str | None = None,
-        middleware: Sequence[Middleware] | None = None,
-        max_message_size: int | None = INHERIT,
-    ) -> None:
-        super().__init__(path, endpoint, name, middleware, max_message_size)
-        self.max_message_size = max_message_size
-        if isinstance(endpoint, type) and issubclass(endpoint, WebSocketEndpoint):
-            endpoint_class = endpoint
-
-            async def run_class(websocket: Any, params: dict[str, Any]) -> Any:
-                await endpoint_class().dispatch(websocket)
-
-            self._caller: EndpointCaller = run_class
-        else:
-            self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors)).call
-        self.app = build_stack(self._run_endpoint, self.middleware)
-
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
-    ) -> None:
-        self._enter(scope, params)
-        websocket = WebSocket(scope, receive, send)
-        await serve_websocket(websocket, self._caller(websocket, params))
-
-    def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "WebSocketRoute":
-        return WebSocketRoute(
-            prefix + self.path,
-            self.endpoint,
-            name=self.name,
-            middleware=[*middleware, *self.middleware],
-            max_message_size=self.max_message_size,
-        )
 
 
 class Mount(BaseRoute):
@@ -347,7 +92,7 @@ class Mount(BaseRoute):
         if "app_root_path" not in scope:
             # request.base_url (and so url_for) stays at the app's root, not the mount's.
             child["app_root_path"] = scope.get("root_path", "")
-        _merge_params(child, params)
+        merge_params(child, params)
         if self.max_body_size is not INHERIT:
             child[MAX_BODY_SIZE_KEY] = self.max_body_size
         if self.max_message_size is not INHERIT:
@@ -365,7 +110,7 @@ class Mount(BaseRoute):
                 raise NoMatchFound(name, params)
             path = quote(str(params["path"]).lstrip("/"), safe=_PATH_SAFE)
             return URLPath(self._prefix(own, name, params) + "/" + path, protocol="http")
-        child_name = _child_name(self.name, name)
+        child_name = nested_name(self.name, name)
         url_path_for = getattr(self.inner, "url_path_for", None)
         if child_name is None or url_path_for is None or not mount_names <= params.keys():
             raise NoMatchFound(name, params)
@@ -396,68 +141,6 @@ class Mount(BaseRoute):
 
 # What a path given to url_path_for(mount_name, path=...) may keep unencoded.
 _PATH_SAFE = "/!$&'()*+,;=:@"
-
-
-class Host(BaseRoute):
-    """Serve another app for requests whose Host matches ``host`` (``{sub}.example.com``).
-
-    The port of the request's Host header is ignored, and so is case. Hosts are
-    tried, in registration order, before any path route of the same router.
-    """
-
-    def __init__(self, host: str, app: ASGIApp, *, name: str | None = None) -> None:
-        self.host = host
-        self.app = app
-        self.name = name
-        self.compiled, self._pattern = compile_host(host)
-        self._groups = tuple(f"p{number}" for number in range(len(self.compiled.param_order)))
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        routes: list[BaseRoute] = getattr(self.app, "routes", [])
-        return routes
-
-    def match_host(self, host: str) -> dict[str, Any] | None:
-        """The converted host params when ``host`` (port already stripped) matches, else None."""
-        found = self._pattern.fullmatch(host)
-        if found is None:
-            return None
-        values = tuple(found.group(group) for group in self._groups)
-        return self.path_params((self, values, None))
-
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
-    ) -> None:
-        _merge_params(scope, params)
-        if getattr(self.app, "marks_response_errors", False):
-            await self.app(scope, receive, send)
-        else:
-            await StartTracker(send).run(self.app, scope, receive)
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        host_names = self.compiled.param_convertors.keys()
-        child_name = _child_name(self.name, name)
-        url_path_for = getattr(self.app, "url_path_for", None)
-        if child_name is None or url_path_for is None or not host_names <= params.keys():
-            raise NoMatchFound(name, params)
-        try:
-            host = self.compiled.format({key: params[key] for key in host_names})[1:]
-        except (ValueError, TypeError) as exc:
-            raise NoMatchFound(name, params) from exc
-        child_params = {key: value for key, value in params.items() if key not in host_names}
-        child: URLPath = url_path_for(child_name, **child_params)
-        return URLPath(str(child), protocol=child.protocol, host=host)
-
-    def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Host":
-        if prefix or middleware:
-            raise ValueError(
-                f"Cannot include {self!r} under a prefix or middleware: a Host matches the "
-                "host name, not the path. Put the prefix or middleware inside its app."
-            )
-        return self
-
-    def __repr__(self) -> str:
-        return f"Host(host={self.host!r}, name={self.name!r})"
 
 
 def _request_host(scope: Scope) -> str:
@@ -919,3 +602,15 @@ def _describe(route: BaseRoute) -> str:
     if endpoint is not None:
         return f"{endpoint_name(endpoint)} ({path!r})"
     return f"{type(route).__name__}({path!r}, name={route.name!r})"
+
+
+__all__ = [
+    "INHERIT",
+    "BaseRoute",
+    "Host",
+    "Mount",
+    "Route",
+    "RouteRegistry",
+    "Router",
+    "WebSocketRoute",
+]

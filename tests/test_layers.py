@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "convertors": 2,
     "endpoints": 3,
     "routing": 3,
+    "routes": 3,  # the route types the router dispatches to
     "_routetable": 3,  # routing's pure path compiler and route table
     "lifespan": 3,
     "middleware": 3,  # the package and every middleware.* submodule
