@@ -162,3 +162,13 @@ async def _start(
         server_state.update(state)
     await send({"type": "lifespan.startup.complete"})
     return True
+
+
+def _nothing_to_run() -> AbstractAsyncContextManager[dict[str, Any]]:
+    return lifespan_context(None, None, (), ())
+
+
+async def serve_empty_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+    """Speak the lifespan protocol for an app with nothing to start or stop (a bare
+    Router, a WSGI app), through the same runner as App's."""
+    await serve_lifespan(_nothing_to_run, scope, receive, send)

@@ -17,6 +17,7 @@ from microasgi.endpoints import (
     endpoint_name,
 )
 from microasgi.exceptions import HTTPException, NoMatchFound
+from microasgi.lifespan import serve_empty_lifespan
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, route_path
 from microasgi.responses import (
@@ -444,7 +445,7 @@ class Router(RouteRegistry):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type == "lifespan":
-            await _acknowledge_lifespan(receive, send)
+            await serve_empty_lifespan(scope, receive, send)
             return
         if "router" not in scope:
             scope["router"] = self
@@ -583,17 +584,6 @@ async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) ->
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1000})
-
-
-async def _acknowledge_lifespan(receive: Receive, send: Send) -> None:
-    """A bare Router has no hooks: answer startup and shutdown so servers can proceed."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _describe(route: BaseRoute) -> str:

@@ -18,6 +18,7 @@ import anyio.from_thread
 
 from microasgi._concurrency import run_in_threadpool
 from microasgi.exceptions import ClientDisconnect
+from microasgi.lifespan import serve_empty_lifespan
 from microasgi.requests import MAX_BODY_SIZE_KEY, route_path
 from microasgi.types import Message, RawHeaders, Receive, Scope, Send
 
@@ -291,7 +292,7 @@ class WSGIMiddleware:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1000})
         elif scope["type"] == "lifespan":
-            await _acknowledge_lifespan(receive, send)
+            await serve_empty_lifespan(scope, receive, send)
         else:
             raise ValueError(
                 f"WSGIMiddleware serves 'http' scopes, got scope type {scope['type']!r}."
@@ -331,14 +332,3 @@ async def _send_too_large(send: Send, limit: int) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _acknowledge_lifespan(receive: Receive, send: Send) -> None:
-    """Answer startup and shutdown: a WSGI app has nothing to start or stop."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

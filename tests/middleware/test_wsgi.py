@@ -442,7 +442,6 @@ def test_websocket_is_refused() -> None:
 def test_lifespan_is_acknowledged() -> None:
     messages: list[Message] = [
         {"type": "lifespan.startup"},
-        {"type": "lifespan.other"},
         {"type": "lifespan.shutdown"},
     ]
     result = run(WSGIMiddleware(hello), {"type": "lifespan"}, messages)
