@@ -1607,10 +1607,10 @@ def test_websocket_param_a_convertor_refuses_falls_through(
         assert session.receive_text() == "named"
 
 
-def test_router_lifespan_ignores_other_messages(run_app: RunApp) -> None:
-    sent = run_app(
-        Router(),
-        {"type": "lifespan", "asgi": {"version": "3.0"}},
-        [{"type": "lifespan.other"}, {"type": "lifespan.shutdown"}],
-    )
-    assert sent == [{"type": "lifespan.shutdown.complete"}]
+def test_router_lifespan_refuses_messages_out_of_protocol(run_app: RunApp) -> None:
+    with pytest.raises(RuntimeError, match=r"Unexpected 'lifespan\.other'"):
+        run_app(
+            Router(),
+            {"type": "lifespan", "asgi": {"version": "3.0"}},
+            [{"type": "lifespan.other"}, {"type": "lifespan.shutdown"}],
+        )
