@@ -2,7 +2,9 @@
 
 ``call_next`` runs the rest of the stack in the caller's own task, with no task
 group and no memory stream: the downstream app's coroutine is stepped by hand
-and paused at each message it sends. So streaming passes through chunk by chunk,
+and paused at its response start, which ``call_next`` returns; once the
+middleware's response is sent, the rest of the messages go straight to the
+server. So streaming passes through chunk by chunk,
 context variables flow both ways, background tasks run after the body, and the
 endpoint reads the real receive channel (it sees disconnects). A body the
 middleware read with ``body()`` is replayed to the endpoint.
