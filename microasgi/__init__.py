@@ -23,6 +23,7 @@ from microasgi.exceptions import (
     WebSocketException,
 )
 from microasgi.fileresponses import FileResponse
+from microasgi.middleware import Middleware
 from microasgi.requests import HTTPConnection, Request
 from microasgi.responses import (
     HTMLResponse,
@@ -56,6 +57,7 @@ __all__ = [
     "Headers",
     "Host",
     "JSONResponse",
+    "Middleware",
     "Mount",
     "MutableHeaders",
     "NoMatchFound",

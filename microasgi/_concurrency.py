@@ -122,19 +122,25 @@ async def receive_nowait(receive: Receive) -> Message | None:
     return taken[0] if taken else None
 
 
-async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[None]]) -> None:
-    """Run ``func`` while watching ``receive``; cancel it when ``http.disconnect`` arrives.
+async def run_until_disconnect(
+    receive: Receive, func: Callable[[Callable[[], None]], Awaitable[None]]
+) -> None:
+    """Run ``func(watch)``; once it calls ``watch()``, cancel it when ``http.disconnect``
+    arrives.
 
     Before ASGI spec 2.4 a server drops what is sent after the client left, so the
-    only way to notice is receive(). Messages other than the disconnect (the unread
-    rest of the request body) are dropped. An error from ``func`` or ``receive`` is
-    raised as it is, not wrapped in an ExceptionGroup.
+    only way to notice is receive(). The task group opens at once, so cancel scopes
+    that ``func``'s work opens nest inside it; the watcher task, which costs more,
+    starts only when ``func`` asks for it. Messages other than the disconnect (the
+    unread rest of the request body) are dropped. An error from ``func`` or
+    ``receive`` is raised as it is, not wrapped in an ExceptionGroup.
     """
     errors: list[Exception] = []
 
     async with anyio.create_task_group() as task_group:
+        watching = False
 
-        async def watch() -> None:
+        async def watch_receive() -> None:
             try:
                 while (await receive())["type"] != "http.disconnect":
                     pass
@@ -142,9 +148,14 @@ async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[No
                 errors.append(exc)
             task_group.cancel_scope.cancel()
 
-        task_group.start_soon(watch)
+        def watch() -> None:
+            nonlocal watching
+            if not watching:
+                watching = True
+                task_group.start_soon(watch_receive)
+
         try:
-            await func()
+            await func(watch)
         except Exception as exc:
             errors.append(exc)
         task_group.cancel_scope.cancel()

@@ -34,10 +34,8 @@ class Convertor:
 
     def converter(self) -> Callable[[str], Any]:
         """The fastest callable doing ``convert`` (a builtin for the built-in convertors)."""
-        builtin = _BUILTIN_CONVERTERS.get(type(self))
-        if builtin is not None and type(self).convert is _DEFINING_CLASS[type(self)].convert:
-            return builtin
-        return self.convert
+        # Looked up by exact type: a subclass may override convert().
+        return _BUILTIN_CONVERTERS.get(type(self), self.convert)
 
     def segment_test(self) -> Callable[[str], object]:
         """The fastest callable answering ``matches`` (truthy when the segment fits)."""
@@ -125,7 +123,6 @@ _BUILTIN_CONVERTERS: dict[type[Convertor], Callable[[str], Any]] = {
     FloatConvertor: float,
     UUIDConvertor: uuid.UUID,
 }
-_DEFINING_CLASS: dict[type[Convertor], type[Convertor]] = {cls: cls for cls in _BUILTIN_CONVERTERS}
 
 CONVERTOR_TYPES: dict[str, Convertor] = {
     "str": StringConvertor(),

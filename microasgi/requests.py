@@ -21,6 +21,8 @@ from microasgi.types import Message, Receive, Scope
 # Scope keys microasgi adds; namespaced so they never clash with the ASGI spec's.
 MAX_BODY_SIZE_KEY = "microasgi.max_body_size"
 MAX_MESSAGE_SIZE_KEY = "microasgi.max_message_size"
+# Set once the request body has been read to its end, so receive() may be watched.
+BODY_READ_KEY = "microasgi.body_read"
 
 
 def parse_cookies(cookie_header: str) -> dict[str, str]:
@@ -243,6 +245,7 @@ class Request(HTTPConnection):
                 if chunk:
                     yield chunk
                 if not message.get("more_body", False):
+                    self.scope[BODY_READ_KEY] = True
                     return
             elif message["type"] == "http.disconnect":
                 self._disconnected = True

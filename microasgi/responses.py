@@ -9,12 +9,12 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Container, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from functools import cached_property, lru_cache
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from microasgi._concurrency import (
@@ -27,6 +27,7 @@ from microasgi._concurrency import (
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
 from microasgi.datastructures import _encode_header as encode_header  # the one header checker
+from microasgi.requests import BODY_READ_KEY
 from microasgi.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 __all__ = [
@@ -70,6 +71,18 @@ def response_started(exc: BaseException) -> bool:
     return getattr(exc, _STARTED_MARK, False)
 
 
+async def send_response(response: "Response", scope: Scope, receive: Receive, send: Send) -> None:
+    """Send ``response``; an error after its start is marked (``mark_response_started``)."""
+    if response.sends_start_first:
+        try:
+            await response(scope, receive, send)
+        except BaseException as exc:
+            mark_response_started(exc)
+            raise
+    else:
+        await StartTracker(send).run(response, scope, receive)
+
+
 class StartTracker:
     """Wraps the send of code that doesn't mark its own errors (foreign apps, middleware).
 
@@ -110,6 +123,15 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
+    # True when __call__ sends http.response.start before anything that can fail, so an
+    # error from it means the response started. A subclass overriding __call__ is
+    # watched by a StartTracker instead, unless it declares this itself.
+    sends_start_first: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__ and "sends_start_first" not in cls.__dict__:
+            cls.sends_start_first = False
 
     def __init__(
         self,
@@ -373,6 +395,8 @@ class StreamingResponse(Response):
     whether it completed or the client left.
     """
 
+    sends_start_first = True
+
     def __init__(
         self,
         content: ContentStream,
@@ -399,36 +423,44 @@ class StreamingResponse(Response):
             # ASGI 2.4: send() raises OSError once the client is gone; no watcher task.
             await self._send_body(send)
         else:
-            await self._send_body_until_disconnect(receive, send)
+            await self._send_body_until_disconnect(scope, receive, send)
         if self.background is not None:
             await self.background()
 
-    async def _send_body_until_disconnect(self, receive: Receive, send: Send) -> None:
-        """Before ASGI 2.4, only receive() tells that the client left, and watching it
-        takes a task. Chunks the source has ready at once need no watch: they are sent
-        as they come. Once the source has to wait (or after _UNWATCHED_CHUNKS chunks),
-        the rest is sent while a watcher cancels it on ``http.disconnect``."""
+    async def _send_body_until_disconnect(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Before ASGI 2.4, only receive() tells that the client left.
+
+        Watching it takes a task, so chunks the source has ready at once go out
+        unwatched; the watcher starts once the source has to wait (or after
+        _UNWATCHED_CHUNKS chunks). It never starts while the request body may still be
+        unread: it would swallow body messages the source may want (a streaming echo);
+        such a source sees the disconnect itself, from ``request.stream()``.
+        """
+        if _body_may_be_unread(scope):
+            await self._send_body(send)
+            return
+        await run_until_disconnect(receive, lambda watch: self._send_body_lazily(send, watch))
+
+    async def _send_body_lazily(self, send: Send, watch: Callable[[], None]) -> None:
         chunks = aiter(self._chunks())
-        pending: Any = None
-        yielded: Any = None
+        sent = 0
         try:
-            for _ in range(_UNWATCHED_CHUNKS):
+            while True:
                 next_chunk = anext(chunks)
                 ready, outcome = step_until_waiting(next_chunk)
                 if not ready:
-                    pending, yielded = next_chunk, outcome
-                    break
-                if not isinstance(outcome, bytes):
-                    outcome = _to_bytes(outcome, self.charset)
-                # Before ASGI 2.4 send() doesn't raise for a client that left: no try here.
-                await send({"type": "http.response.body", "body": outcome, "more_body": True})
+                    watch()  # the source waits: the client may leave meanwhile
+                    outcome = await resume(next_chunk, outcome)
+                if not await self._send_chunk(send, outcome):
+                    return
+                sent += 1
+                if sent == _UNWATCHED_CHUNKS:
+                    watch()
         except StopAsyncIteration:
-            await self._send_final(send)
-            return
-        except BaseException:
+            pass
+        finally:
             await aclose_quietly(chunks)
-            raise
-        await run_until_disconnect(receive, lambda: self._send_body(send, chunks, pending, yielded))
+        await self._send_final(send)
 
     async def _close_unsent(self) -> None:
         # HEAD never iterates the content; still release what it holds (an open file).
@@ -458,29 +490,10 @@ class StreamingResponse(Response):
         with contextlib.suppress(OSError):  # the client left just before the end
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _send_body(
-        self,
-        send: Send,
-        chunks: AsyncIterator[str | bytes] | None = None,
-        pending: Any = None,
-        yielded: Any = None,
-    ) -> None:
-        """Send the chunks, then the final empty body; the iterable is closed either way.
-
-        ``chunks`` may be an iterator already started, with ``pending``: its next
-        chunk, suspended by ``step_until_waiting``.
-        """
-        if chunks is None:
-            chunks = aiter(self._chunks())
+    async def _send_body(self, send: Send) -> None:
+        """Send the chunks, then the final empty body; the iterable is closed either way."""
+        chunks = self._chunks()
         try:
-            if pending is not None:
-                try:
-                    first = await resume(pending, yielded)
-                except StopAsyncIteration:
-                    await self._send_final(send)
-                    return
-                if not await self._send_chunk(send, first):
-                    return
             async for chunk in chunks:
                 if not await self._send_chunk(send, chunk):
                     return  # the client left (ASGI 2.4); the finally closes the iterable
@@ -491,6 +504,22 @@ class StreamingResponse(Response):
 
 # Chunks sent before the disconnect watch starts, for a source that never has to wait.
 _UNWATCHED_CHUNKS = 64
+
+
+def _body_may_be_unread(scope: Scope) -> bool:
+    """Whether part of the request body may still wait on receive()."""
+    if scope.get(BODY_READ_KEY):
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return bool(value.strip() != b"0")
+        if name == b"transfer-encoding":
+            return True
+    # No length header: HTTP/1.1 means no body, but HTTP/2 may send one without it.
+    return scope.get("method") not in _BODYLESS_METHODS
+
+
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 
 
 def _to_bytes(chunk: object, charset: str) -> bytes:

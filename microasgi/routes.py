@@ -213,13 +213,14 @@ class Route(_EndpointRoute):
             response = (
                 result if isinstance(result, Response) else to_response(result, self.endpoint)
             )
-            try:
-                await response(scope, receive, send)
-            except BaseException as exc:
-                # Response objects send their start first: the error handlers must not
-                # send another (one failing before its start is left to the server).
-                mark_response_started(exc)
-                raise
+            if response.sends_start_first:  # send_response(), inlined on the hot path
+                try:
+                    await response(scope, receive, send)
+                except BaseException as exc:
+                    mark_response_started(exc)
+                    raise
+            else:
+                await StartTracker(send).run(response, scope, receive)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request is not None and request._form is not None:

@@ -124,6 +124,8 @@ class EventSourceResponse(Response):
     and the response ends quietly. A failing iterable's error is re-raised as is.
     """
 
+    sends_start_first = True  # its __call__ sends the start before anything else
+
     media_type = "text/event-stream"
 
     def __init__(

@@ -406,7 +406,7 @@ class WebSocket(HTTPConnection):
             raise ValueError(f'receive_json mode must be "text" or "binary", got {mode!r}.')
         try:
             return json.loads(payload)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, too deep
             await self._refuse(CLOSE_INVALID_PAYLOAD, f"Invalid JSON: {exc}")
 
     async def iter_text(self) -> AsyncIterator[str]:

@@ -490,3 +490,39 @@ def test_error_answered_by_a_mounted_app_is_not_answered_again(
         run_app(outer, http_scope("/inner/boom"), sent=sent)
     assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 500
+
+
+def test_response_failing_before_its_start_gets_the_500_handler_and_middleware() -> None:
+    from microasgi import FileResponse
+
+    app = App(
+        middleware=[Middleware(HeaderMiddleware, "outer")],
+        exception_handlers={500: lambda request, exc: PlainTextResponse("custom 500", 500)},
+    )
+
+    @app.get("/missing")
+    async def missing() -> Response:
+        return FileResponse("/nonexistent/file.txt")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/missing")
+    assert (response.status_code, response.text) == (500, "custom 500")
+    assert response.headers["x-order"] == "outer"
+
+
+def test_exception_handler_reading_a_form_closes_it() -> None:
+    files: list[Any] = []
+
+    async def on_teapot(request: Request, exc: Exception) -> Response:
+        form = await request.form()
+        files.append(form["upload"])
+        return PlainTextResponse("handled", status_code=418)
+
+    app = App(exception_handlers={418: on_teapot})
+
+    @app.post("/")
+    async def home() -> str:
+        raise HTTPException(418)
+
+    response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000_000)})
+    assert response.status_code == 418
+    assert files[0].file.closed

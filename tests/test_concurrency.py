@@ -3,7 +3,7 @@
 import contextvars
 import math
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
 import anyio.lowlevel
@@ -213,7 +213,8 @@ def test_run_until_disconnect_cancels_the_work_when_the_client_leaves() -> None:
             return {"type": "http.request", "body": b"unread", "more_body": False}
         return {"type": "http.disconnect"}
 
-    async def work() -> None:
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
         steps.append("started")
         try:
             await anyio.sleep(60)
@@ -235,7 +236,8 @@ def test_run_until_disconnect_stops_watching_once_the_work_is_done() -> None:
 
     done: list[bool] = []
 
-    async def work() -> None:
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
         done.append(True)
 
     async def main() -> None:
@@ -251,7 +253,8 @@ def test_run_until_disconnect_raises_the_works_error_unwrapped() -> None:
         await anyio.sleep(60)
         raise AssertionError("unreachable")
 
-    async def work() -> None:
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
         raise TypeError("bad chunk")
 
     async def main() -> None:
@@ -265,7 +268,8 @@ def test_run_until_disconnect_raises_the_receive_error_unwrapped() -> None:
     async def receive() -> Message:
         raise RuntimeError("receive broke")
 
-    async def work() -> None:
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
         await anyio.sleep(60)
 
     async def main() -> None:
@@ -323,3 +327,13 @@ def test_resume_passes_cancellation_down() -> None:
 
     anyio.run(main)
     assert cancelled == [True]
+
+
+def test_run_until_disconnect_does_not_read_receive_until_asked() -> None:
+    async def receive() -> Message:
+        raise AssertionError("nobody asked to watch")
+
+    async def work(watch: Callable[[], None]) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    anyio.run(run_until_disconnect, receive, work)

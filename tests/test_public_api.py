@@ -19,6 +19,7 @@ CONTRACT = {
     "Headers",
     "Host",
     "JSONResponse",
+    "Middleware",
     "Mount",
     "MutableHeaders",
     "NoMatchFound",

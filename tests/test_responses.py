@@ -915,3 +915,60 @@ def test_pre_24_send_failing_after_a_wait_stops_the_stream(http_scope: HTTPScope
         StreamingResponse(waits()), http_scope(asgi=OLD_SERVER), never_receive, fail_after=1
     )
     assert [message["type"] for message in sent] == ["http.response.start"]
+
+
+def test_pre_24_source_with_its_own_cancel_scope_streams(http_scope: HTTPScope) -> None:
+    async def timed() -> AsyncIterator[bytes]:
+        yield b"a"
+        with anyio.fail_after(5):
+            await anyio.sleep(0.01)
+            yield b"b"
+
+    sent = serve(StreamingResponse(timed()), http_scope(asgi=OLD_SERVER), never_receive)
+    assert _bodies(sent) == [b"a", b"b", b""]
+
+
+def test_pre_24_streaming_echo_of_the_request_body_loses_nothing() -> None:
+    app = App()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> Response:
+        return StreamingResponse(request.stream())
+
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b"chunk%d" % number, "more_body": number < 4}
+        for number in range(5)
+    ]
+    sent: list[Message] = []
+
+    async def main() -> None:
+        sender, inbox = anyio.create_memory_object_stream[Message](10)
+        done = anyio.Event()
+
+        async def client() -> None:
+            for chunk in chunks:
+                await anyio.sleep(0.005)  # the body trickles in while the response streams
+                await sender.send(chunk)
+            await done.wait()
+            await sender.send({"type": "http.disconnect"})
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/echo",
+            "headers": [(b"transfer-encoding", b"chunked")],
+            "query_string": b"",
+            "asgi": OLD_SERVER,
+        }
+        with sender, inbox, anyio.fail_after(5):
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(client)
+                await app(scope, inbox.receive, send)
+
+    anyio.run(main)
+    assert b"".join(_bodies(sent)) == b"chunk0chunk1chunk2chunk3chunk4"

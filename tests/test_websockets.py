@@ -1307,3 +1307,15 @@ def test_app_websocket_state_is_per_connection() -> None:
     for _ in range(2):
         with client.websocket_connect("/ws") as session:
             assert session.receive_text() == "1"
+
+
+def test_receive_json_on_too_deeply_nested_json_closes_with_1007() -> None:
+    harness = Harness(CONNECT, text("[" * 100_000 + "]" * 100_000))
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.receive_json()
+
+    harness.run(endpoint)
+    assert harness.types() == ["websocket.accept", "websocket.close"]
+    assert harness.sent[-1]["code"] == 1007

@@ -10,6 +10,7 @@ import html
 import traceback
 
 from microasgi.datastructures import Headers
+from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.responses import (
     HTMLResponse,
     PlainTextResponse,
@@ -19,6 +20,13 @@ from microasgi.responses import (
     response_started,
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    """The default answer to an HTTPException: its detail as text (no body for 204/304)."""
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 def server_error_response(scope: Scope, exc: BaseException, debug: bool) -> Response:
@@ -58,10 +66,17 @@ class ServerErrorMiddleware:
         tracker = StartTracker(send) if self.watch_sends else None
         try:
             await self.app(scope, receive, tracker or send)
+        except ClientDisconnect:
+            return  # Nobody is left to answer.
         except Exception as exc:
             started = tracker is not None and tracker.started
-            if not started and not response_started(exc):
-                await server_error_response(scope, exc, self.debug)(scope, receive, send)
-                mark_response_started(exc)
-            # Re-raise so the server logs it (and closes the connection if it started).
-            raise
+            if started or response_started(exc):
+                raise  # The server logs it and closes the connection.
+            if isinstance(exc, HTTPException):
+                # Bad input noticed in middleware (a body too large, invalid JSON): its
+                # status, not a 500.
+                await http_exception_response(exc)(scope, receive, send)
+                return
+            await server_error_response(scope, exc, self.debug)(scope, receive, send)
+            mark_response_started(exc)
+            raise  # Re-raised so the server logs it.

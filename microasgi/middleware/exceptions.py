@@ -13,10 +13,9 @@ from typing import Any
 from microasgi._concurrency import run_in_threadpool
 from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
-from microasgi.middleware.errors import server_error_response
+from microasgi.middleware.errors import http_exception_response, server_error_response
 from microasgi.requests import Request
 from microasgi.responses import (
-    PlainTextResponse,
     Response,
     mark_response_started,
     response_started,
@@ -25,13 +24,6 @@ from microasgi.types import ASGIApp, Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 HandlerKey = int | type[Exception]
-
-
-def http_exception_response(exc: HTTPException) -> Response:
-    """The default answer to an HTTPException: its detail as text (no body for 204/304)."""
-    if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 class ExceptionMiddleware:
@@ -102,8 +94,12 @@ class ExceptionMiddleware:
             return server_error_response(scope, exc, self.debug)
         request = Request(scope, receive)
         result: Any
-        if is_async_callable(handler):
-            result = await handler(request, exc)  # type: ignore[misc]
-        else:
-            result = await run_in_threadpool(handler, request, exc)
+        try:
+            if is_async_callable(handler):
+                result = await handler(request, exc)  # type: ignore[misc]
+            else:
+                result = await run_in_threadpool(handler, request, exc)
+        finally:
+            if request._form is not None:  # a form the handler read: its files go now
+                await request.close()
         return to_response(result, handler)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from microasgi.requests import Request
-from microasgi.responses import Response, mark_response_started
+from microasgi.responses import Response, send_response
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -30,6 +30,14 @@ class _Pause:
         yield _PAUSE
 
 
+class _Discarded(BaseException):
+    """Thrown into a downstream the middleware did not use, to unwind it."""
+
+
+async def _drop(message: Message) -> None:
+    """Where a discarded downstream's messages go."""
+
+
 class _Downstream:
     """The rest of the stack, run in the caller's task.
 
@@ -42,24 +50,45 @@ class _Downstream:
         self.forward_to: Send | None = None
         self._coroutine: Coroutine[Any, Any, None] = app(scope, receive, self._send)  # type: ignore[assignment]
         self.finished = False
+        # True while this task steps the downstream: a send outside it came from another task.
+        self._stepping = False
 
     async def _send(self, message: Message) -> None:
         if self.forward_to is not None:
             await self.forward_to(message)
             return
+        if not self._stepping:
+            raise RuntimeError(
+                "The app behind call_next sent its response start from another task; "
+                "function middleware needs the app to send from the task that called it "
+                "(use pure ASGI middleware in front of such an app)."
+            )
         self._outbox = message
         await _Pause()
 
-    @types.coroutine
-    def next_message(self) -> Generator[Any, Any, Message | None]:
-        """Run the downstream until it sends a message (returned) or ends (None).
+    def next_message(self) -> Awaitable[Message | None]:
+        """Run the downstream until it sends a message (returned) or ends (None)."""
+        return self._drive(None)
 
-        Whatever else it awaits is passed up to the event loop, and what the loop
-        sends or throws back (results, cancellation) is passed down to it.
-        """
+    async def discard(self) -> None:
+        """Abandon a downstream the middleware did not use: unwind it where it paused, so
+        its cleanup (finally blocks, context managers, awaiting ones too) runs."""
+        if self.finished:
+            return
+        self.forward_to = _drop
+        try:
+            await self._drive(_Discarded())
+        except* _Discarded:  # a task group on the way wraps it in an exception group
+            pass
+
+    @types.coroutine
+    def _drive(self, error: BaseException | None) -> Generator[Any, Any, Message | None]:
+        """Step the downstream (throwing ``error`` in first, if given) until it pauses at
+        a send or ends. Whatever else it awaits is passed up to the event loop, and what
+        the loop sends or throws back (results, cancellation) is passed down to it."""
         value: Any = None
-        error: BaseException | None = None
         while True:
+            self._stepping = True
             try:
                 if error is not None:
                     yielded = self._coroutine.throw(error)
@@ -71,6 +100,8 @@ class _Downstream:
             except BaseException:
                 self.finished = True
                 raise
+            finally:
+                self._stepping = False
             if yielded is _PAUSE:
                 message, self._outbox = self._outbox, None
                 return message
@@ -79,20 +110,14 @@ class _Downstream:
             except BaseException as exc:  # cancellation and the like go to the downstream
                 value, error = None, exc
 
-    def close(self) -> None:
-        """Abandon a downstream the middleware did not use (its ``finally`` blocks run)."""
-        self.finished = True
-        try:
-            self._coroutine.close()
-        except RuntimeError:  # pragma: no cover - a finally block that awaits
-            pass
-
 
 class _DownstreamResponse(Response):
     """What ``call_next`` returns: the downstream's status and headers, body still to come.
 
     Editing ``response.headers`` edits the start message before it is sent.
     """
+
+    sends_start_first = True  # its __call__ sends the start before anything else
 
     def __init__(self, downstream: _Downstream, start: Message) -> None:
         self.status_code = start["status"]
@@ -185,12 +210,9 @@ class FunctionMiddleware:
                     f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
                     f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
                 )
-            try:
-                await response(scope, receive, send)
-            except BaseException as exc:
-                mark_response_started(exc)  # a response object sends its start first
-                raise
+            await send_response(response, scope, receive, send)
         finally:
             for downstream in downstreams:
-                if not downstream.finished:
-                    downstream.close()
+                await downstream.discard()
+            if request._form is not None:  # a form the middleware itself read
+                await request.close()

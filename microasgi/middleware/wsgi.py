@@ -10,7 +10,7 @@ This module knows the ASGI scope and messages and PEP 3333, not routing or respo
 import io
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -207,14 +207,16 @@ def _check_headers(headers: object) -> RawHeaders:
 class _Responder:
     """One WSGI call in the worker thread: ``start_response``, ``write`` and the iterable."""
 
-    def __init__(self, send: Send) -> None:
-        self._send = send
+    def __init__(self, outbox: Callable[[Message], Awaitable[None]]) -> None:
+        # The event loop's side reads the outbox and does the sends, from the task that
+        # called the middleware (function middleware in front needs that).
+        self._outbox = outbox
         self.status: int | None = None
         self.headers: RawHeaders = []
         self.started = False
 
     async def _forward(self, message: Message) -> None:
-        await self._send(message)
+        await self._outbox(message)
 
     def _emit(self, message: Message) -> None:
         anyio.from_thread.run(self._forward, message)
@@ -306,14 +308,27 @@ class WSGIMiddleware:
                 await _send_too_large(send, limit)
                 return
         body = WSGIInput(receive, limit)
-        responder = _Responder(send)
+        outbox_in, outbox_out = anyio.create_memory_object_stream[Message](0)
+        responder = _Responder(outbox_in.send)
         environ = build_environ(scope, body)
-        try:
-            await run_in_threadpool(responder.run, self.app, environ)
-        except Exception:
+        errors: list[Exception] = []
+
+        async def run_app() -> None:
+            with outbox_in:  # closing it ends the loop below
+                try:
+                    await run_in_threadpool(responder.run, self.app, environ)
+                except Exception as exc:
+                    errors.append(exc)
+
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(run_app)
+            with outbox_out:
+                async for message in outbox_out:
+                    await send(message)
+        if errors:
             # BodyTooLarge, or another error once the app caught it: a 413 while we still can.
             if not body.too_large or responder.started:
-                raise
+                raise errors[0]
             await _send_too_large(send, limit or 0)
 
 

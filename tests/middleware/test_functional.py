@@ -3,6 +3,7 @@
 import contextvars
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
@@ -16,9 +17,10 @@ from microasgi import (
     Response,
     StreamingResponse,
 )
-from microasgi.middleware.functional import CallNext
+from microasgi.middleware import Middleware
+from microasgi.middleware.functional import CallNext, FunctionMiddleware
 from microasgi.testclient import TestClient
-from microasgi.types import Message, Receive, Scope, Send
+from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import HTTPScope, RunApp
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
@@ -335,3 +337,127 @@ def test_cancellation_reaches_the_downstream(run_app: RunApp, http_scope: HTTPSc
 
     anyio.run(main)
     assert cancelled.is_set()
+
+
+def test_bad_input_read_in_middleware_gets_its_status_not_a_500() -> None:
+    app = App(max_body_size=10)
+
+    @app.middleware("http")
+    async def read_json(request: Request, call_next: CallNext) -> Response:
+        await request.json()
+        return await call_next(request)
+
+    @app.post("/")
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    client = TestClient(app)
+    assert client.post("/", content=b"x" * 100).status_code == 413
+    assert client.post("/", content=b"{").status_code == 400
+    assert client.post("/", content=b"{}", headers={"content-length": "abc"}).status_code == 400
+    assert client.post("/", content=b"{}").content == b"{}"
+
+
+def test_wsgi_app_behind_function_middleware() -> None:
+    from microasgi.middleware.wsgi import WSGIMiddleware
+
+    def wsgi(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello ", b"from wsgi"]
+
+    app = App()
+
+    @app.middleware("http")
+    async def tag(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-tagged"] = "1"
+        return response
+
+    app.mount("/wsgi", WSGIMiddleware(wsgi))
+    response = TestClient(app).get("/wsgi/")
+    assert (response.text, response.headers["x-tagged"]) == ("hello from wsgi", "1")
+
+
+def test_start_sent_from_another_task_is_a_clear_error() -> None:
+    async def sends_from_a_child_task(scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(send, {"type": "http.response.start", "status": 200})
+
+    app = App()
+
+    @app.middleware("http")
+    async def passthrough(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    app.mount("/raw", sends_from_a_child_task)
+    # The child task's error reaches the test wrapped in the app's task group.
+    with pytest.raises(ExceptionGroup) as info:
+        TestClient(app).get("/raw/x")
+    assert info.group_contains(RuntimeError, match="from another task")
+
+
+def test_discarded_response_unwinds_a_task_group_behind_it() -> None:
+    class HoldsATaskGroup:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(anyio.sleep_forever)
+                await self.app(scope, receive, send)
+                task_group.cancel_scope.cancel()
+
+    async def replace(request: Request, call_next: CallNext) -> Response:
+        await call_next(request)
+        return PlainTextResponse("replaced", status_code=403)
+
+    app = App(
+        middleware=[Middleware(FunctionMiddleware, dispatch=replace), Middleware(HoldsATaskGroup)]
+    )
+
+    @app.get("/")
+    async def home() -> str:
+        return "original"
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "replaced"
+        assert client.get("/").status_code == 403  # the portal survived
+
+
+def test_form_read_in_middleware_is_closed_with_the_request() -> None:
+    files: list[Any] = []
+    app = App()
+
+    @app.middleware("http")
+    async def read_form(request: Request, call_next: CallNext) -> Response:
+        form = await request.form()
+        files.append(form["upload"])
+        return await call_next(request)
+
+    @app.post("/")
+    async def home() -> str:
+        return "ok"
+
+    response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000_000)})
+    assert response.text == "ok"
+    assert files[0].file.closed
+
+
+def test_discarded_response_lets_the_endpoint_close_its_form() -> None:
+    files: list[Any] = []
+    app = App()
+
+    @app.middleware("http")
+    async def replace(request: Request, call_next: CallNext) -> Response:
+        await call_next(request)
+        return PlainTextResponse("replaced")
+
+    @app.post("/")
+    async def upload(request: Request) -> str:
+        form = await request.form()
+        files.append(form["upload"])
+        return "stored"
+
+    response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000_000)})
+    assert response.text == "replaced"
+    assert files[0].file.closed
