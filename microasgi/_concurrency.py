@@ -6,6 +6,7 @@ cancellation policy (what is shielded, what a client disconnect cancels).
 This module knows the ASGI receive channel, not requests, responses or routing.
 """
 
+import asyncio
 import functools
 import types
 from collections.abc import (
@@ -129,14 +130,51 @@ async def run_until_disconnect(
     arrives.
 
     Before ASGI spec 2.4 a server drops what is sent after the client left, so the
-    only way to notice is receive(). The task group opens at once, so cancel scopes
-    that ``func``'s work opens nest inside it; the watcher task, which costs more,
-    starts only when ``func`` asks for it. Messages other than the disconnect (the
-    unread rest of the request body) are dropped. An error from ``func`` or
-    ``receive`` is raised as it is, not wrapped in an ExceptionGroup.
+    only way to notice is receive(), read by a watcher task. That task, and on asyncio
+    even a task group, costs more than a short response itself, so the watcher starts
+    only when ``func`` asks for it. Messages other than the disconnect (the unread rest
+    of the request body) are dropped. An error from ``func`` or ``receive`` is raised
+    as it is, not wrapped in an ExceptionGroup.
     """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # pragma: no cover - another anyio backend (trio): a task group
+        await _run_until_disconnect_in_task_group(receive, func)
+        return
     errors: list[Exception] = []
+    # The scope opens before func runs, so cancel scopes func's work opens nest inside it.
+    scope = anyio.CancelScope()
+    watcher: asyncio.Task[None] | None = None
 
+    async def watch_receive() -> None:
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except Exception as exc:
+            errors.append(exc)
+        scope.cancel()
+
+    def watch() -> None:
+        nonlocal watcher
+        if watcher is None:
+            watcher = loop.create_task(watch_receive())
+
+    try:
+        with scope:
+            await func(watch)
+    except Exception as exc:
+        errors.append(exc)
+    finally:
+        if watcher is not None:
+            watcher.cancel()  # done with the response: stop reading receive()
+    if errors:
+        raise errors[0]
+
+
+async def _run_until_disconnect_in_task_group(  # pragma: no cover - for non-asyncio backends
+    receive: Receive, func: Callable[[Callable[[], None]], Awaitable[None]]
+) -> None:
+    errors: list[Exception] = []
     async with anyio.create_task_group() as task_group:
         watching = False
 
@@ -158,7 +196,8 @@ async def run_until_disconnect(
             await func(watch)
         except Exception as exc:
             errors.append(exc)
-        task_group.cancel_scope.cancel()
+        if watching:
+            task_group.cancel_scope.cancel()
     if errors:
         raise errors[0]
 
