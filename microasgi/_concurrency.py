@@ -138,7 +138,7 @@ async def run_until_disconnect(
     """
     try:
         loop = asyncio.get_running_loop()
-    except RuntimeError:  # pragma: no cover - another anyio backend (trio): a task group
+    except RuntimeError:  # another anyio backend (trio): a task group
         await _run_until_disconnect_in_task_group(receive, func)
         return
     errors: list[Exception] = []
@@ -146,18 +146,10 @@ async def run_until_disconnect(
     scope = anyio.CancelScope()
     watcher: asyncio.Task[None] | None = None
 
-    async def watch_receive() -> None:
-        try:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-        except Exception as exc:
-            errors.append(exc)
-        scope.cancel()
-
     def watch() -> None:
         nonlocal watcher
         if watcher is None:
-            watcher = loop.create_task(watch_receive())
+            watcher = loop.create_task(_read_until_disconnect(receive, errors, scope.cancel))
 
     try:
         with scope:
@@ -171,26 +163,32 @@ async def run_until_disconnect(
         raise errors[0]
 
 
-async def _run_until_disconnect_in_task_group(  # pragma: no cover - for non-asyncio backends
+async def _read_until_disconnect(
+    receive: Receive, errors: list[Exception], on_disconnect: Callable[[], None]
+) -> None:
+    """The watcher: read receive() until http.disconnect (or an error), then cancel."""
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except Exception as exc:
+        errors.append(exc)
+    on_disconnect()
+
+
+async def _run_until_disconnect_in_task_group(
     receive: Receive, func: Callable[[Callable[[], None]], Awaitable[None]]
 ) -> None:
     errors: list[Exception] = []
     async with anyio.create_task_group() as task_group:
         watching = False
 
-        async def watch_receive() -> None:
-            try:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-            except Exception as exc:
-                errors.append(exc)
-            task_group.cancel_scope.cancel()
-
         def watch() -> None:
             nonlocal watching
             if not watching:
                 watching = True
-                task_group.start_soon(watch_receive)
+                task_group.start_soon(
+                    _read_until_disconnect, receive, errors, task_group.cancel_scope.cancel
+                )
 
         try:
             await func(watch)

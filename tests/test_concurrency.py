@@ -337,3 +337,71 @@ def test_run_until_disconnect_does_not_read_receive_until_asked() -> None:
         await anyio.lowlevel.checkpoint()
 
     anyio.run(run_until_disconnect, receive, work)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_until_disconnect_on_every_backend(backend: str) -> None:
+    steps: list[str] = []
+
+    async def receive() -> Message:
+        await anyio.sleep(0.01)
+        return {"type": "http.disconnect"}
+
+    async def work(watch: Callable[[], None]) -> None:
+        steps.append("ready part, unwatched")
+        watch()
+        watch()  # asking twice starts one watcher
+        try:
+            await anyio.sleep(60)
+        finally:
+            steps.append("cancelled by the disconnect")
+
+    async def main() -> None:
+        with anyio.fail_after(5):
+            await run_until_disconnect(receive, work)
+
+    anyio.run(main, backend=backend)
+    assert steps == ["ready part, unwatched", "cancelled by the disconnect"]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_until_disconnect_without_watching_on_every_backend(backend: str) -> None:
+    async def receive() -> Message:
+        raise AssertionError("nobody asked to watch")
+
+    async def work(watch: Callable[[], None]) -> None:
+        raise LookupError("the work's own error")
+
+    with pytest.raises(LookupError, match="own error"):
+        anyio.run(run_until_disconnect, receive, work, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_until_disconnect_skips_body_messages_and_stops_when_done(backend: str) -> None:
+    messages: list[Message] = [{"type": "http.request", "body": b"rest", "more_body": False}]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop()
+        await anyio.sleep(60)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
+        await anyio.sleep(0.01)  # the watcher reads (and drops) the body message meanwhile
+
+    anyio.run(run_until_disconnect, receive, work, backend=backend)
+    assert messages == []
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_until_disconnect_raises_a_receive_error_on_every_backend(backend: str) -> None:
+    async def receive() -> Message:
+        raise ConnectionError("receive broke")
+
+    async def work(watch: Callable[[], None]) -> None:
+        watch()
+        await anyio.sleep(60)
+
+    with pytest.raises(ConnectionError, match="receive broke"):
+        anyio.run(run_until_disconnect, receive, work, backend=backend)

@@ -380,8 +380,11 @@ def test_wsgi_app_behind_function_middleware() -> None:
 
 def test_start_sent_from_another_task_is_a_clear_error() -> None:
     async def sends_from_a_child_task(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_start() -> None:
+            await send({"type": "http.response.start", "status": 200})
+
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(send, {"type": "http.response.start", "status": 200})
+            task_group.start_soon(send_start)
 
     app = App()
 
