@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: import the microasgi beside this folder
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.server import free_port  # noqa: E402
 from microasgi import App, Request, UploadFile  # noqa: E402
 
 UPLOAD_SIZE = 1024**3
@@ -47,13 +48,6 @@ async def receive_upload(request: Request) -> dict[str, int]:
 @app.post("/form")
 async def receive_form(request: Request) -> dict[str, int]:
     return {"fields": len((await request.form()).multi_items())}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> None:

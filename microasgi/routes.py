@@ -119,8 +119,7 @@ class _EndpointRoute(BaseRoute):
 
     def _enter(self, scope: Scope, params: Params) -> None:
         """Record the match in the scope: path params, endpoint, route, size limit."""
-        outer = scope.get("path_params")
-        scope["path_params"] = {**outer, **params} if outer else params
+        merge_params(scope, params)
         scope["endpoint"] = self.endpoint
         scope["route"] = self
         if self._limit is not INHERIT:

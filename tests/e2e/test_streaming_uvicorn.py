@@ -7,9 +7,6 @@ below from this module (``tests.e2e.test_streaming_uvicorn:app``).
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,9 +17,8 @@ import pytest
 
 from microasgi import App, StreamingResponse
 from microasgi.sse import EventSourceResponse, ServerSentEvent
+from tests.e2e.uvicorn_server import uvicorn_serving
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 5.0
 MARKER_DIR_VARIABLE = "MICROASGI_E2E_MARKERS"
 
@@ -76,26 +72,6 @@ async def events() -> EventSourceResponse:
     return EventSourceResponse(ticks(), ping=1.0)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"uvicorn exited early with code {server.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"uvicorn did not listen on 127.0.0.1:{port} within {STARTUP_TIMEOUT} s")
-
-
 def wait_for_marker(path: Path) -> bool:
     deadline = time.monotonic() + CLEANUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -112,24 +88,13 @@ def markers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(markers: Path) -> Iterator[str]:
-    """Serve this module's app with uvicorn; yield its URL; stop it by its PID."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "tests.e2e.test_streaming_uvicorn:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    environment = {**os.environ, MARKER_DIR_VARIABLE: str(markers)}
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until_listening(port, server)
+    """Serve this module's app with uvicorn; yield its URL."""
+    with uvicorn_serving(
+        "tests.e2e.test_streaming_uvicorn:app",
+        markers / "uvicorn.log",
+        {MARKER_DIR_VARIABLE: str(markers)},
+    ) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
 
 
 @pytest.mark.e2e
