@@ -1,6 +1,6 @@
 """File uploads: a form page and a handler that stores each file in a folder.
 
-The folder is ``$UPLOAD_DIR``, or a fresh temporary folder. Run it with
+The folder is ``$UPLOAD_DIR``, or a fresh temporary folder made at the first upload. Run it with
 ``uvicorn examples.upload:app``, open http://127.0.0.1:8000/ and pick files, or::
 
     curl -F "files=@README.md" -F "note=hello" http://127.0.0.1:8000/upload
@@ -16,7 +16,8 @@ import anyio
 
 from microasgi import App, HTMLResponse, Request, UploadFile
 
-UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR") or tempfile.mkdtemp(prefix="microasgi-uploads-"))
+# Made on first use, not at import: importing the module leaves nothing behind.
+UPLOAD_DIR: Path | None = Path(os.environ["UPLOAD_DIR"]) if os.environ.get("UPLOAD_DIR") else None
 CHUNK_SIZE = 64 * 1024
 
 app = App()
@@ -38,9 +39,16 @@ def safe_name(filename: str | None) -> str:
     return f"{secrets.token_hex(4)}-{base}"
 
 
+def upload_dir() -> Path:
+    global UPLOAD_DIR
+    if UPLOAD_DIR is None:
+        UPLOAD_DIR = Path(tempfile.mkdtemp(prefix="microasgi-uploads-"))
+    return UPLOAD_DIR
+
+
 async def store(upload: UploadFile) -> Path:
-    """Copy an upload to UPLOAD_DIR chunk by chunk; file I/O runs in worker threads."""
-    target = UPLOAD_DIR / safe_name(upload.filename)
+    """Copy an upload to the upload folder chunk by chunk; file I/O runs in worker threads."""
+    target = upload_dir() / safe_name(upload.filename)
     async with await anyio.open_file(target, "wb") as out:
         while chunk := await upload.read(CHUNK_SIZE):
             await out.write(chunk)

@@ -1,5 +1,7 @@
 """The bodies examples answer as their docstrings promise: uploads, static site, SSE, long poll."""
 
+import importlib
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,24 @@ from microasgi.testclient import TestClient
 def upload_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(upload, "UPLOAD_DIR", tmp_path)
     return tmp_path
+
+
+def test_upload_makes_its_folder_at_the_first_upload_not_at_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UPLOAD_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    importlib.reload(upload)
+    try:
+        assert list(tmp_path.iterdir()) == []
+        files = {"files": ("a.txt", b"hello", "text/plain")}
+        assert TestClient(upload.app).post("/upload", files=files).status_code == 200
+        (made,) = tmp_path.iterdir()
+        assert made.name.startswith("microasgi-uploads-")
+        assert [path.read_bytes() for path in made.iterdir()] == [b"hello"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(upload)
 
 
 def test_upload_page_has_a_multipart_form() -> None:
