@@ -132,7 +132,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--duration", type=float, default=3.0, help="seconds of load per server measurement"
     )
     parser.add_argument(
-        "-k", "--only", default="", help="run the in-process scenarios whose key contains this"
+        "-k",
+        "--only",
+        default="",
+        help="run the in-process scenarios whose key contains this (or one of a,b,c)",
     )
     parser.add_argument(
         "--load-generator",
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             scenarios = [
                 scenario
                 for scenario in inprocess.build_scenarios(file_path)
-                if arguments.only in scenario.key
+                if any(part in scenario.key for part in arguments.only.split(","))
             ]
             started = time.monotonic()
             results = asyncio.run(inprocess.run_all(scenarios, file_path, settings, progress=_log))

@@ -16,6 +16,7 @@ from microasgi.middleware.errors import ServerErrorMiddleware
 from microasgi.middleware.exceptions import ExceptionHandler, ExceptionMiddleware, HandlerKey
 from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY
+from microasgi.responses import StartTracker
 from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
@@ -68,6 +69,7 @@ class App(RouteRegistry):
         self._shutdown_hooks: list[Callable[[], Any]] = list(on_shutdown or ())
         self._stack: ASGIApp | None = None
         self._exception_layer: ExceptionMiddleware | None = None
+        self._guard: ServerErrorMiddleware | None = None
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -95,21 +97,32 @@ class App(RouteRegistry):
         stack = self._stack
         if stack is None:
             stack = self._stack = self.build_middleware_stack()
-        exception_layer = self._exception_layer
-        if stack is exception_layer and exception_layer is not None and scope_type == "http":
-            # No user middleware: run the exception layer's try/except right here, one
-            # coroutine frame less on every plain request.
-            try:
-                await self.router(scope, receive, send)
-            except Exception as exc:
-                await exception_layer.answer(exc, scope, receive, send)
+        if scope_type != "http":
+            await stack(scope, receive, send)
             return
-        await stack(scope, receive, send)
+        # The outermost layer's try/except runs right here: one coroutine frame less on
+        # every request.
+        guard = self._guard
+        if guard is not None:  # ServerErrorMiddleware.__call__, inlined
+            tracker = StartTracker(send) if guard.watch_sends else None
+            try:
+                await guard.app(scope, receive, tracker or send)
+            except Exception as exc:
+                await guard.answer(exc, tracker, scope, receive, send)
+            return
+        exception_layer = self._exception_layer
+        assert exception_layer is not None  # built with the stack
+        # No user middleware: ExceptionMiddleware.__call__, inlined.
+        try:
+            await self.router(scope, receive, send)
+        except Exception as exc:
+            await exception_layer.answer(exc, scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         """Fold the stack: guard, user middleware, exception handlers, router."""
         inner = ExceptionMiddleware(self.router, self.exception_handlers, debug=self.debug)
         self._exception_layer = inner
+        self._guard = None
         if not self.user_middleware:
             # ExceptionMiddleware answers every error it lets escape (or the response had
             # started), so without user middleware the guard would have nothing to do.
@@ -118,7 +131,8 @@ class App(RouteRegistry):
         marking = all(
             getattr(spec.cls, "marks_response_errors", False) for spec in self.user_middleware
         )
-        return ServerErrorMiddleware(stack, debug=self.debug, watch_sends=not marking)
+        self._guard = ServerErrorMiddleware(stack, debug=self.debug, watch_sends=not marking)
+        return self._guard
 
     def lifespan_context(self) -> AbstractAsyncContextManager[dict[str, Any]]:
         """This app's startup/shutdown, with those of the Apps mounted in it, in mount order."""

@@ -9,7 +9,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from functools import cached_property, lru_cache
@@ -96,10 +96,11 @@ class StartTracker:
         self._send = send
         self.started = False
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.started = True
-        await self._send(message)
+        # The server's awaitable, returned rather than awaited: no coroutine per message.
+        return self._send(message)
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         try:

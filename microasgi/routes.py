@@ -20,6 +20,7 @@ from microasgi.endpoints import (
 from microasgi.exceptions import NoMatchFound
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request
+from microasgi.resolution import Resolution
 from microasgi.responses import (
     Response,
     StartTracker,
@@ -199,6 +200,23 @@ class Route(_EndpointRoute):
             self._callers = dict.fromkeys(self.methods, binding.call)
             self._takes_request = binding.takes_connection
         self.app = build_stack(self._run_endpoint, self.middleware)
+        # Whether resolve() may serve it: not when route middleware wraps the endpoint.
+        self.resolvable = not self.middleware
+
+    async def resolve(self, scope: Scope, receive: Receive, params: Params) -> Resolution:
+        """Run the endpoint and return its response unsent (see ``microasgi.resolution``)."""
+        self._enter(scope, params)
+        request = Request(scope, receive) if self._takes_request else None
+        try:
+            result = await self._callers[scope["method"]](request, params)
+            response = (
+                result if isinstance(result, Response) else to_response(result, self.endpoint)
+            )
+        except BaseException:
+            if request is not None and request._form is not None:
+                await request.close()
+            raise
+        return response, receive, request
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None

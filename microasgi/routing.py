@@ -20,6 +20,7 @@ from microasgi.exceptions import HTTPException, NoMatchFound
 from microasgi.lifespan import serve_empty_lifespan
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, route_path
+from microasgi.resolution import Resolution
 from microasgi.responses import (
     PlainTextResponse,
     RedirectResponse,
@@ -485,6 +486,33 @@ class Router(RouteRegistry):
                     await route.handle(scope, receive, send, params, candidate[2])
                     return
         await self._dispatch_http(table, path, scope, receive, send)
+
+    async def resolve(self, scope: Scope, receive: Receive) -> Resolution | None:
+        """Run the endpoint of a plain HTTP route and return its response unsent, for
+        function middleware (see ``microasgi.resolution``). Only the direct matches of
+        ``__call__``'s fast path qualify; for anything else (a host or mount, a 404 or
+        405, route middleware) this returns None having run nothing."""
+        if scope["type"] != "http" or self._hosts:
+            return None
+        path = route_path(scope)
+        table = self._tables["http"]
+        static = table.static.get(path)
+        params: dict[str, Any] | None
+        if static is not None:
+            route, params = static[0][0], {}
+        else:
+            candidate = table.first(path)
+            if candidate is None:
+                return None
+            route = candidate[0]
+            params = route.path_params(candidate)
+        if params is None or not isinstance(route, Route) or not route.resolvable:
+            return None
+        if scope["method"] not in route.methods:
+            return None
+        if "router" not in scope:
+            scope["router"] = self
+        return await route.resolve(scope, receive, params)
 
     async def _dispatch_host(self, scope: Scope, receive: Receive, send: Send) -> bool:
         host = _request_host(scope)

@@ -2,10 +2,13 @@
 
 from typing import Any
 
+import anyio
 import pytest
 
 from microasgi import App, HTTPException, PlainTextResponse, Request, Response, Route, Router
+from microasgi.exceptions import ClientDisconnect
 from microasgi.middleware import Middleware
+from microasgi.middleware.exceptions import ExceptionMiddleware
 from microasgi.testclient import TestClient
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import HTTPScope, RunApp
@@ -415,6 +418,47 @@ def test_failing_exception_handler_still_answers_500() -> None:
         TestClient(app).get("/")
     response = TestClient(app, raise_server_exceptions=False).get("/")
     assert (response.status_code, response.text) == (500, "Internal Server Error")
+
+
+class _RaisingMiddleware:
+    """Pure ASGI middleware (not marking its errors) that fails before calling the app."""
+
+    def __init__(self, app: ASGIApp, error: Exception) -> None:
+        self.app = app
+        self.error = error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise self.error
+
+
+def test_the_built_stack_is_a_complete_asgi_app_on_its_own(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    # The App runs the guard's try/except inline; the stack it builds still works alone.
+    app = App(middleware=[Middleware(_RaisingMiddleware, LookupError("early"))])
+    sent: list[Message] = []
+    with pytest.raises(LookupError, match="early"):
+        run_app(app.build_middleware_stack(), http_scope("/"), sent=sent)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 500
+
+
+def test_client_gone_while_middleware_works_is_not_an_error(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App(middleware=[Middleware(_RaisingMiddleware, ClientDisconnect())])
+    assert run_app(app, http_scope("/")) == []
+
+
+def test_exception_layer_offers_no_shortcut_for_a_foreign_app() -> None:
+    async def foreign(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("not run")
+
+    async def receive() -> Message:
+        raise AssertionError("not read")
+
+    layer = ExceptionMiddleware(foreign, {})
+    assert anyio.run(layer.resolve, {"type": "http"}, receive) is None
 
 
 def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None:

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "sse": 2,
     "staticfiles": 2,
     "convertors": 2,
+    "resolution": 2,  # the response handed back unsent to function middleware
     "endpoints": 3,
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to

@@ -66,17 +66,28 @@ class ServerErrorMiddleware:
         tracker = StartTracker(send) if self.watch_sends else None
         try:
             await self.app(scope, receive, tracker or send)
-        except ClientDisconnect:
-            return  # Nobody is left to answer.
         except Exception as exc:
-            started = tracker is not None and tracker.started
-            if started or response_started(exc):
-                raise  # The server logs it and closes the connection.
-            if isinstance(exc, HTTPException):
-                # Bad input noticed in middleware (a body too large, invalid JSON): its
-                # status, not a 500.
-                await http_exception_response(exc)(scope, receive, send)
-                return
-            await server_error_response(scope, exc, self.debug)(scope, receive, send)
-            mark_response_started(exc)
-            raise  # Re-raised so the server logs it.
+            await self.answer(exc, tracker, scope, receive, send)
+
+    async def answer(
+        self,
+        exc: Exception,
+        tracker: StartTracker | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Answer ``exc``, which escaped the stack (``tracker``: its watched send, if any),
+        then re-raise it; only re-raise when a response had started."""
+        if isinstance(exc, ClientDisconnect):
+            return  # Nobody is left to answer.
+        if (tracker is not None and tracker.started) or response_started(exc):
+            raise exc  # The server logs it and closes the connection.
+        if isinstance(exc, HTTPException):
+            # Bad input noticed in middleware (a body too large, invalid JSON): its
+            # status, not a 500.
+            await http_exception_response(exc)(scope, receive, send)
+            return
+        await server_error_response(scope, exc, self.debug)(scope, receive, send)
+        mark_response_started(exc)
+        raise exc  # Re-raised so the server logs it.

@@ -7,6 +7,7 @@ handler become a 500 (the 500/Exception handler, or the default) and are then
 re-raised for the server to log.
 """
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,8 +16,10 @@ from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import http_exception_response, server_error_response
 from microasgi.requests import Request
+from microasgi.resolution import Resolution, close_resolution
 from microasgi.responses import (
     Response,
+    StartTracker,
     mark_response_started,
     response_started,
 )
@@ -36,6 +39,10 @@ class ExceptionMiddleware:
         # Read at error time, so handlers registered after the stack was built still count.
         self.handlers = handlers
         self.debug = debug
+        # The router's resolve: the shortcut function middleware takes (microasgi.resolution).
+        self._resolve: Callable[[Scope, Receive], Awaitable[Resolution | None]] | None = getattr(
+            app, "resolve", None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +53,33 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
         except Exception as exc:
             await self.answer(exc, scope, receive, send)
+
+    async def resolve(self, scope: Scope, receive: Receive) -> Resolution | ASGIApp | None:
+        """The router's resolution with this layer's error handling (``microasgi.resolution``).
+
+        An error from the endpoint, or a response that may fail before its start, comes
+        back as an ASGI app that answers it the way ``__call__`` would.
+        """
+        if self._resolve is None:
+            return None
+        try:
+            outcome = await self._resolve(scope, receive)
+        except Exception as exc:
+            return functools.partial(self.answer, exc)
+        if outcome is not None and not outcome[0].sends_start_first:
+            return functools.partial(self._send_answering, outcome)
+        return outcome
+
+    async def _send_answering(
+        self, resolution: Resolution, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Send a resolved response that may fail before its start; answer such a failure."""
+        try:
+            await StartTracker(send).run(resolution[0], scope, resolution[1])
+        except Exception as exc:
+            await self.answer(exc, scope, receive, send)
+        finally:
+            await close_resolution(resolution)
 
     async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer ``exc``, raised while serving the HTTP ``scope``.

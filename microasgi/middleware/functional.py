@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from microasgi.requests import Request
-from microasgi.responses import Response, send_response
+from microasgi.resolution import Resolution, close_resolution, resolver_of
+from microasgi.responses import Response, mark_response_started, send_response
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -174,6 +175,14 @@ def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
     return receive
 
 
+def _receive_for(response: Response, resolutions: list[Resolution], receive: Receive) -> Receive:
+    """The channel to send ``response`` with: the endpoint's when call_next resolved it."""
+    for resolution in resolutions:
+        if resolution[0] is response:
+            return resolution[1]
+    return receive
+
+
 class FunctionMiddleware:
     """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only)."""
 
@@ -184,6 +193,9 @@ class FunctionMiddleware:
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
         self.app = app
         self.dispatch = dispatch
+        # Set when the app behind is microasgi's exception layer and router: then
+        # call_next mostly gets the endpoint's response without stepping anything.
+        self._resolve = resolver_of(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,9 +203,19 @@ class FunctionMiddleware:
             return
         request = Request(scope, receive)
         downstreams: list[_Downstream] = []
+        resolutions: list[Resolution] = []
 
         async def call_next(request: Request) -> Response:
-            downstream = _Downstream(self.app, scope, _body_replaying_receive(request, receive))
+            downstream_receive = _body_replaying_receive(request, receive)
+            app = self.app
+            if self._resolve is not None:
+                outcome = await self._resolve(scope, downstream_receive)
+                if isinstance(outcome, tuple):  # a Resolution
+                    resolutions.append(outcome)
+                    return outcome[0]
+                if outcome is not None:
+                    app = outcome  # the app that sends the outcome, stepped as usual
+            downstream = _Downstream(app, scope, downstream_receive)
             downstreams.append(downstream)
             start = await downstream.next_message()
             if start is None or start["type"] != "http.response.start":
@@ -210,8 +232,20 @@ class FunctionMiddleware:
                     f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
                     f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
                 )
-            await send_response(response, scope, receive, send)
+            if resolutions and resolutions[0][0] is response and response.sends_start_first:
+                # The endpoint's own response, as call_next handed it over: send it with
+                # the channel the endpoint saw. send_response(), inlined.
+                try:
+                    await response(scope, resolutions[0][1], send)
+                except BaseException as exc:
+                    mark_response_started(exc)
+                    raise
+            else:
+                channel = _receive_for(response, resolutions, receive)
+                await send_response(response, scope, channel, send)
         finally:
+            for resolution in resolutions:
+                await close_resolution(resolution)
             for downstream in downstreams:
                 await downstream.discard()
             if request._form is not None:  # a form the middleware itself read

@@ -3,6 +3,7 @@
 import contextvars
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,10 +12,14 @@ import pytest
 from microasgi import (
     App,
     BackgroundTask,
+    FileResponse,
+    Host,
     HTTPException,
     PlainTextResponse,
     Request,
     Response,
+    Route,
+    Router,
     StreamingResponse,
 )
 from microasgi.middleware import Middleware
@@ -464,3 +469,192 @@ def test_discarded_response_lets_the_endpoint_close_its_form() -> None:
     response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000_000)})
     assert response.text == "replaced"
     assert files[0].file.closed
+
+
+# The shortcut: call_next resolves plain routes to the endpoint's own response -----------
+
+
+def _tagging_app(**app_options: Any) -> App:
+    app = App(**app_options)
+
+    @app.middleware("http")
+    async def tag(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-tagged"] = "1"
+        return response
+
+    return app
+
+
+def test_call_next_hands_over_the_endpoints_own_response() -> None:
+    built: list[Response] = []
+    seen: list[Response] = []
+    app = App()
+
+    @app.middleware("http")
+    async def keep(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        seen.append(response)
+        return response
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> Response:
+        built.append(PlainTextResponse(f"item {item_id}"))
+        return built[-1]
+
+    response = TestClient(app).get("/items/7")
+    assert response.text == "item 7"
+    assert seen[0] is built[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "text"),
+    [
+        ("GET", "/items/abc", 404, "Not Found"),  # the convertor refuses the value
+        ("DELETE", "/items/1", 405, "Method Not Allowed"),
+        ("GET", "/nowhere", 404, "Not Found"),
+        ("GET", "/guarded", 200, "guarded by route middleware"),
+        ("GET", "/sub/inner", 200, "mounted"),
+        ("GET", "/items/1/", 200, "item 1"),  # the slash redirect, followed
+    ],
+)
+def test_requests_off_the_shortcut_still_get_their_answer(
+    method: str, path: str, status: int, text: str
+) -> None:
+    app = _tagging_app()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> str:
+        return f"item {item_id}"
+
+    async def route_middleware_endpoint() -> str:
+        return "guarded by route middleware"
+
+    app.get("/guarded", middleware=[Middleware(_HeaderMiddleware)])(route_middleware_endpoint)
+    sub = App()
+    sub.get("/inner")(lambda: "mounted")
+    app.mount("/sub", sub)
+
+    response = TestClient(app).request(method, path)
+    assert (response.status_code, response.text, response.headers["x-tagged"]) == (
+        status,
+        text,
+        "1",
+    )
+
+
+class _HeaderMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_host_routes_take_the_stepped_path() -> None:
+    app = _tagging_app()
+    app.add(Host("api.example.com", Router([Route("/", lambda: "api")])))
+    app.get("/")(lambda: "main")
+    client = TestClient(app)
+    assert client.get("/", headers={"host": "api.example.com"}).text == "api"
+    assert client.get("/").text == "main"
+
+
+def test_response_failing_before_its_start_gets_the_500_handler_and_the_headers(
+    tmp_path: Path,
+) -> None:
+    app = _tagging_app(
+        exception_handlers={500: lambda request, exc: PlainTextResponse("custom 500", 500)}
+    )
+
+    @app.get("/file")
+    async def missing() -> FileResponse:
+        return FileResponse(tmp_path / "gone.txt")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/file")
+    assert (response.status_code, response.text, response.headers["x-tagged"]) == (
+        500,
+        "custom 500",
+        "1",
+    )
+
+
+def test_file_response_through_the_shortcut_is_sent_whole(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"file body")
+    app = _tagging_app()
+
+    @app.get("/file")
+    async def file() -> FileResponse:
+        return FileResponse(tmp_path / "a.txt")
+
+    response = TestClient(app).get("/file")
+    assert (response.text, response.headers["x-tagged"]) == ("file body", "1")
+
+
+def test_stream_failing_after_its_start_sends_no_second_start(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = _tagging_app()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first"
+        raise LookupError("the source broke")
+
+    @app.get("/")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    sent: list[Message] = []
+    with pytest.raises(LookupError, match="the source broke"):
+        run_app(app, http_scope("/"), sent=sent)
+    starts = [message for message in sent if message["type"] == "http.response.start"]
+    assert len(starts) == 1
+    assert (b"x-tagged", b"1") in starts[0]["headers"]
+
+
+def _upload_app(files: list[Any], fail: bool) -> App:
+    app = _tagging_app()
+
+    @app.post("/")
+    async def upload(request: Request) -> str:
+        form = await request.form()
+        files.append(form["upload"])
+        if fail:
+            raise HTTPException(422, "no thanks")
+        return f"stored {len(files)}"
+
+    return app
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_form_read_by_a_resolved_endpoint_is_closed(fail: bool) -> None:
+    files: list[Any] = []
+    app = _upload_app(files, fail)
+    response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000_000)})
+    assert response.status_code == (422 if fail else 200)
+    assert response.headers["x-tagged"] == "1"
+    assert files[0].file.closed
+
+
+def test_calling_call_next_twice_sends_the_chosen_response_and_closes_both_forms() -> None:
+    files: list[Any] = []
+    app = App()
+
+    @app.middleware("http")
+    async def twice(request: Request, call_next: CallNext) -> Response:
+        await request.body()
+        first = await call_next(request)
+        second = await call_next(request)
+        assert first is not second
+        return second
+
+    @app.post("/")
+    async def upload(request: Request) -> str:
+        form = await request.form()
+        files.append(form["upload"])
+        return f"call {len(files)}"
+
+    response = TestClient(app).post("/", files={"upload": ("a.bin", b"x" * 2_000)})
+    assert response.text == "call 2"
+    assert len(files) == 2
+    assert all(upload.file.closed for upload in files)

@@ -1,0 +1,46 @@
+"""Resolution: an endpoint's response handed back unsent, the shortcut behind ``call_next``.
+
+Function middleware normally runs the rest of the stack as an ASGI app, stepped by hand
+and paused at its response start. When the rest is microasgi's own exception layer and
+router, ``call_next`` asks them to *resolve* the request instead: route it, run the
+endpoint, and hand back the Response object it returned, unsent. The middleware then
+gets the very response the endpoint built, and no coroutine has to be paused or stepped.
+
+A layer offering this has ``resolve(scope, receive)``, returning one of:
+
+- a ``Resolution`` tuple: the endpoint's response, whose ``__call__`` sends its start before
+  anything that can fail, ready to hand over;
+- an ASGI app to run the usual way (stepped) instead, because sending the outcome needs
+  the layer's error handling (an error raised by the endpoint, a response that may fail
+  before its start);
+- ``None``: the request is not on the shortcut (a route with its own middleware, a mount,
+  a 404...); nothing has run, so the caller runs the layer as an ASGI app.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from microasgi.requests import Request
+from microasgi.responses import Response
+from microasgi.types import ASGIApp, Receive, Scope
+
+# (response, receive, request): the endpoint's response, not sent yet; the channel the
+# endpoint saw, which sending the response must use too (a stream watches it for the
+# disconnect); the endpoint's Request (None when it took none), whose form is closed
+# once the response is sent. A plain tuple: one is built on every resolved request.
+Resolution = tuple[Response, Receive, Request | None]
+
+
+async def close_resolution(resolution: Resolution) -> None:
+    """Close the form the endpoint read, if any (its spooled files go now)."""
+    request = resolution[2]
+    if request is not None and request._form is not None:
+        await request.close()
+
+
+Resolver = Callable[[Scope, Receive], Awaitable[Resolution | ASGIApp | None]]
+
+
+def resolver_of(app: ASGIApp) -> Resolver | None:
+    """The ``resolve`` of ``app`` when it offers the shortcut, else None."""
+    resolve: Resolver | None = getattr(app, "resolve", None)
+    return resolve
