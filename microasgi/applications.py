@@ -114,13 +114,17 @@ class App(RouteRegistry):
         assert exception_layer is not None  # built with the stack
         # No user middleware: ExceptionMiddleware.__call__, inlined.
         try:
-            await self.router(scope, receive, send)
+            await self.router.dispatch(scope, receive, send)
         except Exception as exc:
             await exception_layer.answer(exc, scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         """Fold the stack: guard, user middleware, exception handlers, router."""
-        inner = ExceptionMiddleware(self.router, self.exception_handlers, debug=self.debug)
+        router = self.router
+        # The router's dispatch, not the router: one coroutine frame less per request.
+        inner = ExceptionMiddleware(
+            router.dispatch, self.exception_handlers, debug=self.debug, resolve=router.resolve
+        )
         self._exception_layer = inner
         self._guard = None
         if not self.user_middleware:

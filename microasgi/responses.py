@@ -129,10 +129,16 @@ class Response:
     # watched by a StartTracker instead, unless it declares this itself.
     sends_start_first: ClassVar[bool] = True
 
+    # True while render() is Response's own: __init__ then takes bytes as they are without
+    # calling it (the common case, on every request).
+    _renders_bytes_as_is: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__call__" in cls.__dict__ and "sends_start_first" not in cls.__dict__:
             cls.sends_start_first = False
+        if "render" in cls.__dict__:
+            cls._renders_bytes_as_is = False
 
     def __init__(
         self,
@@ -146,7 +152,11 @@ class Response:
         if media_type is not None:
             self.media_type = media_type
         self.background = background
-        self.body = body = self.render(content)
+        if type(content) is bytes and self._renders_bytes_as_is:
+            body = content
+        else:
+            body = self.render(content)
+        self.body = body
         if headers is None and status_code == 200 and self.media_type is not None:
             # The common case, built without the general checks of _initial_headers.
             self.raw_headers = [

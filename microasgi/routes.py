@@ -221,7 +221,13 @@ class Route(_EndpointRoute):
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
-        self._enter(scope, params)
+        # _enter(), inlined on the hot path.
+        outer = scope.get("path_params")
+        scope["path_params"] = {**outer, **params} if outer else params
+        scope["endpoint"] = self.endpoint
+        scope["route"] = self
+        if self._limit is not INHERIT:
+            scope[self._limit_key] = self._limit
         call = self._callers[scope["method"]]
         # No connection parameter: no Request to build, and so no form to close.
         request = Request(scope, receive) if self._takes_request else None

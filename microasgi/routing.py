@@ -6,7 +6,7 @@ and does the I/O. No match is a 404, a path match with the wrong method a 405
 with ``Allow``.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -444,14 +444,25 @@ class Router(RouteRegistry):
     # Dispatch -------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.dispatch(scope, receive, send)
+
+    def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Route ``scope`` and return the coroutine that serves it.
+
+        Matching is synchronous, so a caller that awaits this directly (App does) pays no
+        coroutine frame for the router itself.
+        """
         scope_type = scope["type"]
         if scope_type == "lifespan":
-            await serve_empty_lifespan(scope, receive, send)
-            return
+            return serve_empty_lifespan(scope, receive, send)
         if "router" not in scope:
             scope["router"] = self
-        if self._hosts and await self._dispatch_host(scope, receive, send):
-            return
+        if self._hosts:
+            return self._dispatch_host_first(scope, receive, send)
+        return self._dispatch_path(scope, receive, send)
+
+    def _dispatch_path(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        scope_type = scope["type"]
         table = self._tables.get(scope_type)
         if table is None:
             raise ValueError(
@@ -464,28 +475,24 @@ class Router(RouteRegistry):
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
         if scope_type != "http":
-            await self._dispatch_websocket(table, path, scope, receive, send)
-            return
+            return self._dispatch_websocket(table, path, scope, receive, send)
         # The hot path: a static path is one dict hit; others go down the trie without
         # generators. Anything unusual (405, a refused param) takes _dispatch_http.
         static = table.static.get(path)
         if static is not None:
             route: BaseRoute = static[0][0]
             if scope["method"] in route.methods:
-                await route.handle(scope, receive, send, {}, None)
-                return
+                return route.handle(scope, receive, send, {}, None)
         else:
             candidate = table.first(path)
             if candidate is None:
-                await self._answer_miss(table, path, scope, receive, send)
-                return
+                return self._answer_miss(table, path, scope, receive, send)
             route = candidate[0]
             if route.is_mount or scope["method"] in route.methods:
                 params = route.path_params(candidate)
                 if params is not None:
-                    await route.handle(scope, receive, send, params, candidate[2])
-                    return
-        await self._dispatch_http(table, path, scope, receive, send)
+                    return route.handle(scope, receive, send, params, candidate[2])
+        return self._dispatch_http(table, path, scope, receive, send)
 
     async def resolve(self, scope: Scope, receive: Receive) -> Resolution | None:
         """Run the endpoint of a plain HTTP route and return its response unsent, for
@@ -514,14 +521,15 @@ class Router(RouteRegistry):
             scope["router"] = self
         return await route.resolve(scope, receive, params)
 
-    async def _dispatch_host(self, scope: Scope, receive: Receive, send: Send) -> bool:
+    async def _dispatch_host_first(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Host routes are tried before paths, in registration order."""
         host = _request_host(scope)
         for route in self._hosts:
             params = route.match_host(host)
             if params is not None:
                 await route.handle(scope, receive, send, params, None)
-                return True
-        return False
+                return
+        await self._dispatch_path(scope, receive, send)
 
     async def _dispatch_http(
         self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send

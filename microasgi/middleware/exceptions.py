@@ -27,22 +27,26 @@ from microasgi.types import ASGIApp, Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 HandlerKey = int | type[Exception]
+RouterResolve = Callable[[Scope, Receive], Awaitable[Resolution | None]]
 
 
 class ExceptionMiddleware:
     """Answer endpoint errors with the registered handlers."""
 
     def __init__(
-        self, app: ASGIApp, handlers: Mapping[HandlerKey, ExceptionHandler], debug: bool = False
+        self,
+        app: ASGIApp,
+        handlers: Mapping[HandlerKey, ExceptionHandler],
+        debug: bool = False,
+        resolve: RouterResolve | None = None,
     ) -> None:
         self.app = app
         # Read at error time, so handlers registered after the stack was built still count.
         self.handlers = handlers
         self.debug = debug
-        # The router's resolve: the shortcut function middleware takes (microasgi.resolution).
-        self._resolve: Callable[[Scope, Receive], Awaitable[Resolution | None]] | None = getattr(
-            app, "resolve", None
-        )
+        # The router's resolve, the shortcut function middleware takes (microasgi.resolution);
+        # found on the app itself unless given.
+        self._resolve: RouterResolve | None = resolve or getattr(app, "resolve", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
