@@ -13,7 +13,6 @@ from collections.abc import (
     AsyncGenerator,
     Awaitable,
     Callable,
-    Generator,
     Iterable,
     Iterator,
 )
@@ -73,12 +72,15 @@ async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncGenerator[T, None
                 await anyio.to_thread.run_sync(close)
 
 
-async def aclose_quietly(iterable: object) -> None:
+async def aclose_quietly(iterable: object, exhausted: bool = False) -> None:
     """Close an async iterator if it has ``aclose``, even inside a cancelled scope.
 
     Shielded so that a generator's ``finally`` gets to run its own awaits when the
-    stream was stopped by a client disconnect (a cancellation).
+    stream was stopped by a client disconnect (a cancellation). An async generator
+    that ran to its end (``exhausted``) has nothing left to run: no shield, no call.
     """
+    if exhausted and isinstance(iterable, types.AsyncGeneratorType):
+        return
     aclose: Callable[[], Awaitable[Any]] | None = getattr(iterable, "aclose", None)
     if aclose is not None:
         with anyio.CancelScope(shield=True):
@@ -123,18 +125,16 @@ async def receive_nowait(receive: Receive) -> Message | None:
     return taken[0] if taken else None
 
 
-async def run_until_disconnect(
-    receive: Receive, func: Callable[[Callable[[], None]], Awaitable[None]]
-) -> None:
-    """Run ``func(watch)``; once it calls ``watch()``, cancel it when ``http.disconnect``
-    arrives.
+async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[None]]) -> None:
+    """Run ``func()``; cancel it when ``http.disconnect`` arrives.
 
     Before ASGI spec 2.4 a server drops what is sent after the client left, so the
-    only way to notice is receive(), read by a watcher task. That task, and on asyncio
-    even a task group, costs more than a short response itself, so the watcher starts
-    only when ``func`` asks for it. Messages other than the disconnect (the unread rest
-    of the request body) are dropped. An error from ``func`` or ``receive`` is raised
-    as it is, not wrapped in an ExceptionGroup.
+    only way to notice is receive(), read by a watcher task. That task costs more than
+    a short response itself, so on asyncio it starts only once this task lets the event
+    loop run (a callback scheduled now runs then): a response whose work never waits
+    is done before anyone could have noticed a disconnect. Messages other than the
+    disconnect (the unread rest of the request body) are dropped. An error from
+    ``func`` or ``receive`` is raised as it is, not wrapped in an ExceptionGroup.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -146,17 +146,18 @@ async def run_until_disconnect(
     scope = anyio.CancelScope()
     watcher: asyncio.Task[None] | None = None
 
-    def watch() -> None:
+    def start_watching() -> None:
         nonlocal watcher
-        if watcher is None:
-            watcher = loop.create_task(_read_until_disconnect(receive, errors, scope.cancel))
+        watcher = loop.create_task(_read_until_disconnect(receive, errors, scope.cancel))
 
+    first_wait = loop.call_soon(start_watching)
     try:
         with scope:
-            await func(watch)
+            await func()
     except Exception as exc:
         errors.append(exc)
     finally:
+        first_wait.cancel()
         if watcher is not None:
             watcher.cancel()  # done with the response: stop reading receive()
     if errors:
@@ -176,60 +177,17 @@ async def _read_until_disconnect(
 
 
 async def _run_until_disconnect_in_task_group(
-    receive: Receive, func: Callable[[Callable[[], None]], Awaitable[None]]
+    receive: Receive, func: Callable[[], Awaitable[None]]
 ) -> None:
     errors: list[Exception] = []
     async with anyio.create_task_group() as task_group:
-        watching = False
-
-        def watch() -> None:
-            nonlocal watching
-            if not watching:
-                watching = True
-                task_group.start_soon(
-                    _read_until_disconnect, receive, errors, task_group.cancel_scope.cancel
-                )
-
+        task_group.start_soon(
+            _read_until_disconnect, receive, errors, task_group.cancel_scope.cancel
+        )
         try:
-            await func(watch)
+            await func()
         except Exception as exc:
             errors.append(exc)
-        if watching:
-            task_group.cancel_scope.cancel()
+        task_group.cancel_scope.cancel()
     if errors:
         raise errors[0]
-
-
-def step_until_waiting(awaitable: Any) -> tuple[bool, Any]:
-    """Run a coroutine-like ``awaitable`` until it first has to wait.
-
-    Returns ``(True, result)`` when it finished without waiting, or ``(False, yielded)``
-    when it suspended; then finish it with ``await resume(awaitable, yielded)``, in
-    the same task. Lets a caller skip machinery (a watcher task) for work that is ready.
-    Exceptions it raises (StopAsyncIteration included) propagate.
-    """
-    try:
-        yielded = awaitable.send(None)
-    except StopIteration as done:
-        return True, done.value
-    return False, yielded
-
-
-@types.coroutine
-def resume(awaitable: Any, yielded: Any) -> Generator[Any, Any, Any]:
-    """Finish an awaitable that ``step_until_waiting`` left suspended.
-
-    What it yields goes up to the event loop; what the loop sends or throws back
-    (results, cancellation) goes down to it.
-    """
-    while True:
-        try:
-            value = yield yielded
-        except BaseException as exc:
-            step = functools.partial(awaitable.throw, exc)
-        else:
-            step = functools.partial(awaitable.send, value)
-        try:
-            yielded = step()
-        except StopIteration as done:
-            return done.value

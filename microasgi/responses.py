@@ -6,6 +6,7 @@ the ASGI send channel; it knows nothing of routing or requests.
 """
 
 import contextlib
+import functools
 import json
 import re
 import time
@@ -20,9 +21,7 @@ from urllib.parse import quote
 from microasgi._concurrency import (
     aclose_quietly,
     iterate_in_threadpool,
-    resume,
     run_until_disconnect,
-    step_until_waiting,
 )
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
@@ -441,37 +440,16 @@ class StreamingResponse(Response):
     async def _send_body_until_disconnect(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Before ASGI 2.4, only receive() tells that the client left.
 
-        Watching it takes a task, so chunks the source has ready at once go out
-        unwatched; the watcher starts once the source has to wait (or after
-        _UNWATCHED_CHUNKS chunks). It never starts while the request body may still be
-        unread: it would swallow body messages the source may want (a streaming echo);
-        such a source sees the disconnect itself, from ``request.stream()``.
+        Watching it takes a task, which ``run_until_disconnect`` starts only once the
+        stream has to wait: chunks that are ready go out unwatched. It never starts while
+        the request body may still be unread: it would swallow body messages the source
+        may want (a streaming echo); such a source sees the disconnect itself, from
+        ``request.stream()``.
         """
         if _body_may_be_unread(scope):
             await self._send_body(send)
             return
-        await run_until_disconnect(receive, lambda watch: self._send_body_lazily(send, watch))
-
-    async def _send_body_lazily(self, send: Send, watch: Callable[[], None]) -> None:
-        chunks = aiter(self._chunks())
-        sent = 0
-        try:
-            while True:
-                next_chunk = anext(chunks)
-                ready, outcome = step_until_waiting(next_chunk)
-                if not ready:
-                    watch()  # the source waits: the client may leave meanwhile
-                    outcome = await resume(next_chunk, outcome)
-                if not await self._send_chunk(send, outcome):
-                    return
-                sent += 1
-                if sent == _UNWATCHED_CHUNKS:
-                    watch()
-        except StopAsyncIteration:
-            pass
-        finally:
-            await aclose_quietly(chunks)
-        await self._send_final(send)
+        await run_until_disconnect(receive, functools.partial(self._send_body, send))
 
     async def _close_unsent(self) -> None:
         # HEAD never iterates the content; still release what it holds (an open file).
@@ -487,34 +465,27 @@ class StreamingResponse(Response):
         content = self.content
         return content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
 
-    async def _send_chunk(self, send: Send, chunk: object) -> bool:
-        """Send one chunk; False when the client has left (ASGI 2.4 send raises OSError)."""
-        if not isinstance(chunk, bytes):
-            chunk = _to_bytes(chunk, self.charset)
-        try:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except OSError:
-            return False
-        return True
-
-    async def _send_final(self, send: Send) -> None:
-        with contextlib.suppress(OSError):  # the client left just before the end
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
     async def _send_body(self, send: Send) -> None:
-        """Send the chunks, then the final empty body; the iterable is closed either way."""
+        """Send the chunks, then the final empty body; the iterable is closed either way.
+
+        Once the client has left, ASGI 2.4's send() raises OSError: the stream stops.
+        """
         chunks = self._chunks()
+        charset = self.charset
+        exhausted = False
         try:
             async for chunk in chunks:
-                if not await self._send_chunk(send, chunk):
-                    return  # the client left (ASGI 2.4); the finally closes the iterable
+                if type(chunk) is not bytes:
+                    chunk = _to_bytes(chunk, charset)
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:
+                    return  # the finally closes the iterable
+            exhausted = True
         finally:
-            await aclose_quietly(chunks)
-        await self._send_final(send)
-
-
-# Chunks sent before the disconnect watch starts, for a source that never has to wait.
-_UNWATCHED_CHUNKS = 64
+            await aclose_quietly(chunks, exhausted)
+        with contextlib.suppress(OSError):  # the client left just before the end
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _body_may_be_unread(scope: Scope) -> bool:

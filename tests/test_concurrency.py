@@ -3,7 +3,7 @@
 import contextvars
 import math
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import anyio.lowlevel
@@ -213,8 +213,7 @@ def test_run_until_disconnect_cancels_the_work_when_the_client_leaves() -> None:
             return {"type": "http.request", "body": b"unread", "more_body": False}
         return {"type": "http.disconnect"}
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
         steps.append("started")
         try:
             await anyio.sleep(60)
@@ -236,8 +235,8 @@ def test_run_until_disconnect_stops_watching_once_the_work_is_done() -> None:
 
     done: list[bool] = []
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
+        await anyio.sleep(0.01)  # waits: the watcher starts
         done.append(True)
 
     async def main() -> None:
@@ -253,8 +252,7 @@ def test_run_until_disconnect_raises_the_works_error_unwrapped() -> None:
         await anyio.sleep(60)
         raise AssertionError("unreachable")
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
         raise TypeError("bad chunk")
 
     async def main() -> None:
@@ -268,8 +266,7 @@ def test_run_until_disconnect_raises_the_receive_error_unwrapped() -> None:
     async def receive() -> Message:
         raise RuntimeError("receive broke")
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
         await anyio.sleep(60)
 
     async def main() -> None:
@@ -280,63 +277,22 @@ def test_run_until_disconnect_raises_the_receive_error_unwrapped() -> None:
         anyio.run(main)
 
 
-def test_step_until_waiting_returns_a_ready_result() -> None:
-    from microasgi._concurrency import step_until_waiting
+def test_run_until_disconnect_never_reads_receive_for_work_that_never_waits() -> None:
+    async def receive() -> Message:
+        raise AssertionError("the work never waited, so nobody had to watch")
 
-    async def ready() -> int:
-        return 7
+    sent: list[int] = []
 
-    assert step_until_waiting(ready()) == (True, 7)
-
-
-def test_resume_finishes_a_suspended_awaitable_in_the_same_task() -> None:
-    from microasgi._concurrency import resume, step_until_waiting
-
-    async def waits() -> str:
-        await anyio.sleep(0.001)
-        return "done"
-
-    async def main() -> str:
-        pending = waits()
-        ready, yielded = step_until_waiting(pending)
-        assert not ready
-        result: str = await resume(pending, yielded)
-        return result
-
-    assert anyio.run(main) == "done"
-
-
-def test_resume_passes_cancellation_down() -> None:
-    from microasgi._concurrency import resume, step_until_waiting
-
-    cancelled: list[bool] = []
-
-    async def sleeps() -> None:
-        try:
-            await anyio.sleep(60)
-        except BaseException:
-            cancelled.append(True)
-            raise
+    async def work() -> None:
+        for chunk in range(10):
+            sent.append(chunk)
 
     async def main() -> None:
-        with anyio.move_on_after(0.01):
-            pending = sleeps()
-            ready, yielded = step_until_waiting(pending)
-            assert not ready
-            await resume(pending, yielded)
+        await run_until_disconnect(receive, work)
+        await anyio.sleep(0.01)  # the loop runs again: nothing was left scheduled
 
     anyio.run(main)
-    assert cancelled == [True]
-
-
-def test_run_until_disconnect_does_not_read_receive_until_asked() -> None:
-    async def receive() -> Message:
-        raise AssertionError("nobody asked to watch")
-
-    async def work(watch: Callable[[], None]) -> None:
-        await anyio.lowlevel.checkpoint()
-
-    anyio.run(run_until_disconnect, receive, work)
+    assert sent == list(range(10))
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -347,10 +303,8 @@ def test_run_until_disconnect_on_every_backend(backend: str) -> None:
         await anyio.sleep(0.01)
         return {"type": "http.disconnect"}
 
-    async def work(watch: Callable[[], None]) -> None:
-        steps.append("ready part, unwatched")
-        watch()
-        watch()  # asking twice starts one watcher
+    async def work() -> None:
+        steps.append("started")
         try:
             await anyio.sleep(60)
         finally:
@@ -361,15 +315,16 @@ def test_run_until_disconnect_on_every_backend(backend: str) -> None:
             await run_until_disconnect(receive, work)
 
     anyio.run(main, backend=backend)
-    assert steps == ["ready part, unwatched", "cancelled by the disconnect"]
+    assert steps == ["started", "cancelled by the disconnect"]
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_run_until_disconnect_without_watching_on_every_backend(backend: str) -> None:
+def test_run_until_disconnect_raises_the_works_error_on_every_backend(backend: str) -> None:
     async def receive() -> Message:
-        raise AssertionError("nobody asked to watch")
+        await anyio.sleep(60)
+        raise AssertionError("unreachable")
 
-    async def work(watch: Callable[[], None]) -> None:
+    async def work() -> None:
         raise LookupError("the work's own error")
 
     with pytest.raises(LookupError, match="own error"):
@@ -386,8 +341,7 @@ def test_run_until_disconnect_skips_body_messages_and_stops_when_done(backend: s
         await anyio.sleep(60)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
         await anyio.sleep(0.01)  # the watcher reads (and drops) the body message meanwhile
 
     anyio.run(run_until_disconnect, receive, work, backend=backend)
@@ -399,8 +353,7 @@ def test_run_until_disconnect_raises_a_receive_error_on_every_backend(backend: s
     async def receive() -> Message:
         raise ConnectionError("receive broke")
 
-    async def work(watch: Callable[[], None]) -> None:
-        watch()
+    async def work() -> None:
         await anyio.sleep(60)
 
     with pytest.raises(ConnectionError, match="receive broke"):
