@@ -190,6 +190,40 @@ def compile_host(host: str) -> tuple[CompiledPath, re.Pattern[str]]:
 # params) the unmatched remainder of the path ("" or starting with "/"). A plain
 # tuple: one is built per request.
 Candidate = tuple[Any, tuple[str, ...], str | None]
+ParamConverter = Callable[[Candidate], dict[str, Any] | None]
+
+
+def param_converter(compiled: CompiledPath) -> ParamConverter:
+    """Build the function turning a candidate's raw values into converted path params
+    (None when a convertor refuses a value), specialised for the usual shapes."""
+    converters = compiled.converters
+    rest = compiled.rest
+    if rest is None and len(converters) == 1:
+        # One parameter (/users/{id:int}): no loop, no zip.
+        name, convert = converters[0]
+
+        def one_param(candidate: Candidate) -> dict[str, Any] | None:
+            try:
+                return {name: convert(candidate[1][0])}
+            except ValueError:
+                return None
+
+        return one_param
+
+    def any_params(candidate: Candidate) -> dict[str, Any] | None:
+        _, values, remainder = candidate
+        params: dict[str, Any] = {}
+        if values:
+            try:
+                for (name, convert), value in zip(converters, values, strict=False):
+                    params[name] = convert(value)
+            except ValueError:
+                return None
+        if rest is not None and remainder is not None:
+            params[rest] = remainder[1:]
+        return params
+
+    return any_params
 
 
 @dataclass(slots=True)  # slots: attribute reads on the lookup path are faster
@@ -240,14 +274,12 @@ class RouteTable:
         return list(node.leaves)
 
     def first(self, path: str) -> Candidate | None:
-        """The most specific entry for ``path``, or None: the hot path's one lookup.
+        """The most specific trie entry for ``path``, or None: the hot path's lookup for a
+        path the caller already found no ``static`` entry for.
 
         Plain recursion, no generators; when the router can't use this entry (wrong
         method, a convertor refusing the value) it falls back to ``match``.
         """
-        static = self.static.get(path)
-        if static:
-            return static[0]
         if not path.startswith("/"):
             return None
         return _first(self._root, path[1:].split("/"), 0, ())

@@ -131,11 +131,16 @@ class Response:
     # True while render() is Response's own: __init__ then takes bytes as they are without
     # calling it (the common case, on every request).
     _renders_bytes_as_is: ClassVar[bool] = True
+    # True while __call__ is Response's own (start, then the whole body in one message):
+    # the route then sends those two messages itself, one coroutine frame less.
+    _sends_two_messages: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "__call__" in cls.__dict__ and "sends_start_first" not in cls.__dict__:
-            cls.sends_start_first = False
+        if "__call__" in cls.__dict__:
+            cls._sends_two_messages = False
+            if "sends_start_first" not in cls.__dict__:
+                cls.sends_start_first = False
         if "render" in cls.__dict__:
             cls._renders_bytes_as_is = False
 

@@ -8,7 +8,13 @@ Mount lives there too, since a Mount of routes is a Router of its own.
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from microasgi._routetable import Candidate, CompiledPath, compile_host, compile_path
+from microasgi._routetable import (
+    CompiledPath,
+    ParamConverter,
+    compile_host,
+    compile_path,
+    param_converter,
+)
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -49,20 +55,9 @@ class BaseRoute:
     # HTTP methods served; empty for websocket routes, mounts and hosts.
     methods: frozenset[str] = frozenset()
 
-    def path_params(self, candidate: Candidate) -> dict[str, Any] | None:
-        """Convert the matched raw values; None when a convertor refuses one."""
-        _, values, remainder = candidate
-        compiled = self.compiled
-        params: dict[str, Any] = {}
-        if values:
-            try:
-                for (name, convert), value in zip(compiled.converters, values, strict=False):
-                    params[name] = convert(value)
-            except ValueError:
-                return None
-        if compiled.rest is not None and remainder is not None:
-            params[compiled.rest] = remainder[1:]
-        return params
+    # Convert the matched raw values; None when a convertor refuses one. Built from
+    # ``compiled`` by ``param_converter``, specialised for the route's shape.
+    path_params: ParamConverter
 
     # Serve a match: (scope, receive, send, converted params, the rest of the path for
     # mounts). An attribute, so routes can point it straight at their fastest handler.
@@ -112,6 +107,7 @@ class _EndpointRoute(BaseRoute):
         self.path = path
         self.endpoint = endpoint
         self.compiled = compile_path(path)
+        self.path_params = param_converter(self.compiled)
         self.name = name if name is not None else getattr(endpoint, "__name__", None)
         self.middleware = list(middleware or ())
         self._limit = limit
@@ -236,7 +232,24 @@ class Route(_EndpointRoute):
             response = (
                 result if isinstance(result, Response) else to_response(result, self.endpoint)
             )
-            if response.sends_start_first:  # send_response(), inlined on the hot path
+            if response._sends_two_messages:
+                # Response.__call__ and send_response(), inlined on the hot path.
+                try:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": response.status_code,
+                            "headers": response.raw_headers,
+                        }
+                    )
+                    body = b"" if scope["method"] == "HEAD" else response.body
+                    await send({"type": "http.response.body", "body": body})
+                    if response.background is not None:
+                        await response.background()
+                except BaseException as exc:
+                    mark_response_started(exc)
+                    raise
+            elif response.sends_start_first:  # send_response(), inlined
                 try:
                     await response(scope, receive, send)
                 except BaseException as exc:
@@ -323,6 +336,7 @@ class Host(BaseRoute):
         self.app = app
         self.name = name
         self.compiled, self._pattern = compile_host(host)
+        self.path_params = param_converter(self.compiled)
         self._groups = tuple(f"p{number}" for number in range(len(self.compiled.param_order)))
 
     @property

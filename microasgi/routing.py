@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from microasgi._routetable import RouteTable, compile_path
+from microasgi._routetable import RouteTable, compile_path, param_converter
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -66,6 +66,7 @@ class Mount(BaseRoute):
             raise ValueError("Mount needs exactly one of app= or routes=.")
         self.path = path.rstrip("/")
         self.compiled = compile_path(self.path, prefix_only=True)
+        self.path_params = param_converter(self.compiled)
         self.name = name
         # The permissive boundary: any ASGI app, with or without routes/url_path_for.
         self.inner: Any = app if app is not None else Router(routes)
