@@ -82,6 +82,21 @@ async def send_response(response: "Response", scope: Scope, receive: Receive, se
         await StartTracker(send).run(response, scope, receive)
 
 
+def watch_start(send: Send, started: list[bool]) -> Send:
+    """``send``, setting ``started[0]`` once ``http.response.start`` goes through.
+
+    A plain closure returning the server's awaitable: the cheapest send wrapper there is
+    (no coroutine and no instance call per message), for the guard's hot path.
+    """
+
+    def tracked(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            started[0] = True
+        return send(message)
+
+    return tracked
+
+
 class StartTracker:
     """Wraps the send of code that doesn't mark its own errors (foreign apps, middleware).
 

@@ -495,13 +495,14 @@ class Router(RouteRegistry):
                     return route.handle(scope, receive, send, params, candidate[2])
         return self._dispatch_http(table, path, scope, receive, send)
 
-    async def resolve(self, scope: Scope, receive: Receive) -> Resolution | None:
+    def resolve(self, scope: Scope, receive: Receive) -> Awaitable[Resolution | None]:
         """Run the endpoint of a plain HTTP route and return its response unsent, for
         function middleware (see ``microasgi.resolution``). Only the direct matches of
         ``__call__``'s fast path qualify; for anything else (a host or mount, a 404 or
-        405, route middleware) this returns None having run nothing."""
+        405, route middleware) it resolves to None having run nothing. Matching is
+        synchronous, like ``dispatch``: the router adds no coroutine frame."""
         if scope["type"] != "http" or self._hosts:
-            return None
+            return _no_resolution()
         path = route_path(scope)
         table = self._tables["http"]
         static = table.static.get(path)
@@ -511,16 +512,16 @@ class Router(RouteRegistry):
         else:
             candidate = table.first(path)
             if candidate is None:
-                return None
+                return _no_resolution()
             route = candidate[0]
             params = route.path_params(candidate)
         if params is None or not isinstance(route, Route) or not route.resolvable:
-            return None
+            return _no_resolution()
         if scope["method"] not in route.methods:
-            return None
+            return _no_resolution()
         if "router" not in scope:
             scope["router"] = self
-        return await route.resolve(scope, receive, params)
+        return route.resolve(scope, receive, params)
 
     async def _dispatch_host_first(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Host routes are tried before paths, in registration order."""
@@ -572,6 +573,11 @@ class Router(RouteRegistry):
                 await route.handle(scope, receive, send, params, candidate[2])
                 return
         await _deny_websocket(scope, send, 404, b"Not Found")
+
+
+async def _no_resolution() -> None:
+    """What ``Router.resolve`` returns for a request off the shortcut."""
+    return
 
 
 def _slash_twin(table: RouteTable, path: str, scope: Scope) -> str | None:

@@ -15,9 +15,9 @@ from microasgi.responses import (
     HTMLResponse,
     PlainTextResponse,
     Response,
-    StartTracker,
     mark_response_started,
     response_started,
+    watch_start,
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
@@ -63,25 +63,20 @@ class ServerErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        tracker = StartTracker(send) if self.watch_sends else None
+        started = [False]
         try:
-            await self.app(scope, receive, tracker or send)
+            await self.app(scope, receive, watch_start(send, started) if self.watch_sends else send)
         except Exception as exc:
-            await self.answer(exc, tracker, scope, receive, send)
+            await self.answer(exc, started[0], scope, receive, send)
 
     async def answer(
-        self,
-        exc: Exception,
-        tracker: StartTracker | None,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
+        self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Answer ``exc``, which escaped the stack (``tracker``: its watched send, if any),
-        then re-raise it; only re-raise when a response had started."""
+        """Answer ``exc``, which escaped the stack (``started``: the watched send saw the
+        response start), then re-raise it; only re-raise when a response had started."""
         if isinstance(exc, ClientDisconnect):
             return  # Nobody is left to answer.
-        if (tracker is not None and tracker.started) or response_started(exc):
+        if started or response_started(exc):
             raise exc  # The server logs it and closes the connection.
         if isinstance(exc, HTTPException):
             # Bad input noticed in middleware (a body too large, invalid JSON): its

@@ -206,7 +206,10 @@ class FunctionMiddleware:
         resolutions: list[Resolution] = []
 
         async def call_next(request: Request) -> Response:
-            downstream_receive = _body_replaying_receive(request, receive)
+            if request._body is None and request._pending is None and not request._stream_consumed:
+                downstream_receive = receive  # the body is untouched: the real channel
+            else:
+                downstream_receive = _body_replaying_receive(request, receive)
             app = self.app
             if self._resolve is not None:
                 outcome = await self._resolve(scope, downstream_receive)
@@ -232,20 +235,31 @@ class FunctionMiddleware:
                     f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
                     f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
                 )
-            if resolutions and resolutions[0][0] is response and response.sends_start_first:
-                # The endpoint's own response, as call_next handed it over: send it with
-                # the channel the endpoint saw. send_response(), inlined.
+            if response._sends_two_messages:
+                # Response.__call__ and send_response(), inlined as in Route._serve.
                 try:
-                    await response(scope, resolutions[0][1], send)
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": response.status_code,
+                            "headers": response.raw_headers,
+                        }
+                    )
+                    body = b"" if scope["method"] == "HEAD" else response.body
+                    await send({"type": "http.response.body", "body": body})
+                    if response.background is not None:
+                        await response.background()
                 except BaseException as exc:
                     mark_response_started(exc)
                     raise
             else:
+                # A stream watches the channel the endpoint saw, when call_next resolved it.
                 channel = _receive_for(response, resolutions, receive)
                 await send_response(response, scope, channel, send)
         finally:
             for resolution in resolutions:
-                await close_resolution(resolution)
+                if resolution[2] is not None:  # the endpoint took a Request: close its form
+                    await close_resolution(resolution)
             for downstream in downstreams:
                 await downstream.discard()
             if request._form is not None:  # a form the middleware itself read
