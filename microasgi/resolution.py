@@ -6,15 +6,19 @@ router, ``call_next`` asks them to *resolve* the request instead: route it, run 
 endpoint, and hand back the Response object it returned, unsent. The middleware then
 gets the very response the endpoint built, and no coroutine has to be paused or stepped.
 
-A layer offering this has ``resolve(scope, receive)``, returning one of:
+A layer offering this has ``resolve(scope, receive)``, an awaitable of:
 
-- a ``Resolution`` tuple: the endpoint's response, whose ``__call__`` sends its start before
-  anything that can fail, ready to hand over;
-- an ASGI app to run the usual way (stepped) instead, because sending the outcome needs
-  the layer's error handling (an error raised by the endpoint, a response that may fail
-  before its start);
+- a ``Resolution`` tuple: the endpoint's response, not sent yet;
 - ``None``: the request is not on the shortcut (a route with its own middleware, a mount,
   a 404...); nothing has run, so the caller runs the layer as an ASGI app.
+
+A resolution whose response sends its start before anything that can fail
+(``sends_start_first``) is handed over as it is. ``resolve`` raises what the endpoint
+raised; a layer with error handling of its own (the exception layer) also has
+``answering_app(outcome)``: given that error, or a resolution whose response may fail
+before its start, it returns the ASGI app that sends the outcome with the layer's error
+handling, which the caller runs the usual way (stepped). Both are plain attributes and
+calls, so the shortcut costs no coroutine frame of the layer's own.
 """
 
 from collections.abc import Awaitable, Callable
@@ -37,10 +41,10 @@ async def close_resolution(resolution: Resolution) -> None:
         await request.close()
 
 
-Resolver = Callable[[Scope, Receive], Awaitable[Resolution | ASGIApp | None]]
+Resolver = Callable[[Scope, Receive], Awaitable[Resolution | None]]
+AnsweringApp = Callable[[Resolution | Exception], ASGIApp]
 
 
-def resolver_of(app: ASGIApp) -> Resolver | None:
-    """The ``resolve`` of ``app`` when it offers the shortcut, else None."""
-    resolve: Resolver | None = getattr(app, "resolve", None)
-    return resolve
+def resolver_of(app: ASGIApp) -> tuple[Resolver | None, AnsweringApp | None]:
+    """The ``resolve`` and ``answering_app`` of ``app``, each None when it lacks it."""
+    return getattr(app, "resolve", None), getattr(app, "answering_app", None)

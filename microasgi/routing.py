@@ -503,7 +503,10 @@ class Router(RouteRegistry):
         synchronous, like ``dispatch``: the router adds no coroutine frame."""
         if scope["type"] != "http" or self._hosts:
             return _no_resolution()
-        path = route_path(scope)
+        path: str = scope["path"]  # route_path(scope), inlined as in _dispatch_path
+        root_path = scope.get("root_path")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
         table = self._tables["http"]
         static = table.static.get(path)
         params: dict[str, Any] | None

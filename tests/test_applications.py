@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import anyio
 import pytest
 
 from microasgi import App, HTTPException, PlainTextResponse, Request, Response, Route, Router
@@ -454,11 +453,8 @@ def test_exception_layer_offers_no_shortcut_for_a_foreign_app() -> None:
     async def foreign(scope: Scope, receive: Receive, send: Send) -> None:
         raise AssertionError("not run")
 
-    async def receive() -> Message:
-        raise AssertionError("not read")
-
-    layer = ExceptionMiddleware(foreign, {})
-    assert anyio.run(layer.resolve, {"type": "http"}, receive) is None
+    assert ExceptionMiddleware(foreign, {}).resolve is None
+    assert ExceptionMiddleware(App().router, {}).resolve is not None
 
 
 def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None:

@@ -16,7 +16,7 @@ from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import http_exception_response, server_error_response
 from microasgi.requests import Request
-from microasgi.resolution import Resolution, close_resolution
+from microasgi.resolution import Resolution, Resolver, close_resolution
 from microasgi.responses import (
     Response,
     StartTracker,
@@ -27,7 +27,6 @@ from microasgi.types import ASGIApp, Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 HandlerKey = int | type[Exception]
-RouterResolve = Callable[[Scope, Receive], Awaitable[Resolution | None]]
 
 
 class ExceptionMiddleware:
@@ -38,15 +37,15 @@ class ExceptionMiddleware:
         app: ASGIApp,
         handlers: Mapping[HandlerKey, ExceptionHandler],
         debug: bool = False,
-        resolve: RouterResolve | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         self.app = app
         # Read at error time, so handlers registered after the stack was built still count.
         self.handlers = handlers
         self.debug = debug
         # The router's resolve, the shortcut function middleware takes (microasgi.resolution);
-        # found on the app itself unless given.
-        self._resolve: RouterResolve | None = resolve or getattr(app, "resolve", None)
+        # found on the app itself unless given. Errors it raises go to answering_app.
+        self.resolve: Resolver | None = resolve or getattr(app, "resolve", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,21 +57,13 @@ class ExceptionMiddleware:
         except Exception as exc:
             await self.answer(exc, scope, receive, send)
 
-    async def resolve(self, scope: Scope, receive: Receive) -> Resolution | ASGIApp | None:
-        """The router's resolution with this layer's error handling (``microasgi.resolution``).
-
-        An error from the endpoint, or a response that may fail before its start, comes
-        back as an ASGI app that answers it the way ``__call__`` would.
-        """
-        if self._resolve is None:
-            return None
-        try:
-            outcome = await self._resolve(scope, receive)
-        except Exception as exc:
-            return functools.partial(self.answer, exc)
-        if outcome is not None and not outcome[0].sends_start_first:
-            return functools.partial(self._send_answering, outcome)
-        return outcome
+    def answering_app(self, outcome: Resolution | Exception) -> ASGIApp:
+        """The ASGI app sending what the router's ``resolve`` gave (``microasgi.resolution``)
+        the way ``__call__`` would: an error it raised, or a response that may fail before
+        its start, answered with the handlers."""
+        if isinstance(outcome, Exception):
+            return functools.partial(self.answer, outcome)
+        return functools.partial(self._send_answering, outcome)
 
     async def _send_answering(
         self, resolution: Resolution, scope: Scope, receive: Receive, send: Send

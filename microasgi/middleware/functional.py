@@ -195,7 +195,7 @@ class FunctionMiddleware:
         self.dispatch = dispatch
         # Set when the app behind is microasgi's exception layer and router: then
         # call_next mostly gets the endpoint's response without stepping anything.
-        self._resolve = resolver_of(app)
+        self._resolve, self._answering_app = resolver_of(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -212,12 +212,22 @@ class FunctionMiddleware:
                 downstream_receive = _body_replaying_receive(request, receive)
             app = self.app
             if self._resolve is not None:
-                outcome = await self._resolve(scope, downstream_receive)
-                if isinstance(outcome, tuple):  # a Resolution
-                    resolutions.append(outcome)
-                    return outcome[0]
-                if outcome is not None:
-                    app = outcome  # the app that sends the outcome, stepped as usual
+                outcome: Resolution | Exception | None
+                try:
+                    outcome = await self._resolve(scope, downstream_receive)
+                except Exception as exc:
+                    if self._answering_app is None:
+                        raise
+                    outcome = exc
+                if isinstance(outcome, tuple):
+                    answering = self._answering_app
+                    if answering is None or outcome[0].sends_start_first:
+                        resolutions.append(outcome)  # hand the endpoint's response over
+                        return outcome[0]
+                    app = answering(outcome)  # it may fail before its start: stepped
+                elif outcome is not None:
+                    assert self._answering_app is not None  # else the error was raised
+                    app = self._answering_app(outcome)  # the handlers answer the error
             downstream = _Downstream(app, scope, downstream_receive)
             downstreams.append(downstream)
             start = await downstream.next_message()
