@@ -449,7 +449,7 @@ class StreamingResponse(Response):
         if scope.get("method") == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             await self._close_unsent()
-        elif _send_raises_on_disconnect(scope.get("asgi", {}).get("spec_version", "2.0")):
+        elif _send_raises_on_disconnect((scope.get("asgi") or _NO_ASGI).get("spec_version", "2.0")):
             # ASGI 2.4: send() raises OSError once the client is gone; no watcher task.
             await self._send_body(send)
         else:
@@ -457,7 +457,9 @@ class StreamingResponse(Response):
         if self.background is not None:
             await self.background()
 
-    async def _send_body_until_disconnect(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _send_body_until_disconnect(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
         """Before ASGI 2.4, only receive() tells that the client left.
 
         Watching it takes a task, which ``run_until_disconnect`` starts only once the
@@ -467,9 +469,8 @@ class StreamingResponse(Response):
         ``request.stream()``.
         """
         if _body_may_be_unread(scope):
-            await self._send_body(send)
-            return
-        await run_until_disconnect(receive, functools.partial(self._send_body, send))
+            return self._send_body(send)
+        return run_until_disconnect(receive, functools.partial(self._send_body, send))
 
     async def _close_unsent(self) -> None:
         # HEAD never iterates the content; still release what it holds (an open file).
@@ -483,7 +484,10 @@ class StreamingResponse(Response):
 
     def _chunks(self) -> AsyncIterable[str | bytes]:
         content = self.content
-        return content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        # isinstance(content, AsyncIterable), without the ABC machinery on every stream.
+        if hasattr(type(content), "__aiter__"):
+            return content  # type: ignore[return-value]
+        return iterate_in_threadpool(content)  # type: ignore[arg-type]
 
     async def _send_body(self, send: Send) -> None:
         """Send the chunks, then the final empty body; the iterable is closed either way.
@@ -530,6 +534,9 @@ def _to_bytes(chunk: object, charset: str) -> bytes:
     if isinstance(chunk, bytearray | memoryview):
         return bytes(chunk)
     raise TypeError(f"StreamingResponse chunks must be bytes or str, got {type(chunk).__name__}.")
+
+
+_NO_ASGI: dict[str, str] = {}
 
 
 @lru_cache(maxsize=8)
