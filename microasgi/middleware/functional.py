@@ -142,7 +142,8 @@ class _DownstreamResponse(Response):
 
 
 def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
-    """The receive channel the downstream gets, given what the middleware did with the body."""
+    """The receive channel the downstream gets once the middleware read, streamed or peeked
+    at the body; an untouched body leaves it the real channel."""
     if request._pending:
         # Body messages is_disconnected() took off the channel: hand them on first.
         pending = request._pending
@@ -163,16 +164,15 @@ def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
             return await receive()
 
         return replay
-    if request._stream_consumed:
 
-        async def consumed() -> Message:
-            raise RuntimeError(
-                "The middleware consumed the request body with stream(); use "
-                "await request.body() in middleware so the endpoint can read it again."
-            )
+    # Only stream() is left: it consumed the body.
+    async def consumed() -> Message:
+        raise RuntimeError(
+            "The middleware consumed the request body with stream(); use "
+            "await request.body() in middleware so the endpoint can read it again."
+        )
 
-        return consumed
-    return receive
+    return consumed
 
 
 def _receive_for(response: Response, resolutions: list[Resolution], receive: Receive) -> Receive:
@@ -206,10 +206,8 @@ class FunctionMiddleware:
         resolutions: list[Resolution] = []
 
         async def call_next(request: Request) -> Response:
-            if request._body is None and request._pending is None and not request._stream_consumed:
-                downstream_receive = receive  # the body is untouched: the real channel
-            else:
-                downstream_receive = _body_replaying_receive(request, receive)
+            touched = request._body is not None or request._pending or request._stream_consumed
+            downstream_receive = _body_replaying_receive(request, receive) if touched else receive
             app = self.app
             if self._resolve is not None:
                 outcome: Resolution | Exception | None

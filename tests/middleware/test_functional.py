@@ -15,6 +15,7 @@ from microasgi import (
     FileResponse,
     Host,
     HTTPException,
+    Mount,
     PlainTextResponse,
     Request,
     Response,
@@ -658,3 +659,51 @@ def test_calling_call_next_twice_sends_the_chosen_response_and_closes_both_forms
     assert response.text == "call 2"
     assert len(files) == 2
     assert all(upload.file.closed for upload in files)
+
+
+def test_mount_level_function_middleware_over_a_router_lets_errors_reach_the_app() -> None:
+    # Behind this middleware is a bare Router: it resolves, but has no handlers of its own.
+    async def tag(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.headers["x-mounted"] = "1"
+        return response
+
+    async def ok() -> str:
+        return "fine"
+
+    async def broken() -> str:
+        raise HTTPException(418, "teapot")
+
+    app = App()
+    app.add(
+        Mount(
+            "/api",
+            routes=[Route("/ok", ok), Route("/broken", broken)],
+            middleware=[Middleware(FunctionMiddleware, dispatch=tag)],
+        )
+    )
+    client = TestClient(app)
+    response = client.get("/api/ok")
+    assert (response.text, response.headers["x-mounted"]) == ("fine", "1")
+    response = client.get("/api/broken")
+    assert (response.status_code, response.text) == (418, "teapot")
+    assert "x-mounted" not in response.headers  # the error passed the middleware by
+
+
+def test_background_task_failing_after_a_resolved_response_is_raised_after_the_body(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = _tagging_app()
+
+    async def fail() -> None:
+        raise LookupError("background broke")
+
+    @app.get("/")
+    async def home() -> PlainTextResponse:
+        return PlainTextResponse("sent", background=BackgroundTask(fail))
+
+    sent: list[Message] = []
+    with pytest.raises(LookupError, match="background broke"):
+        run_app(app, http_scope("/"), sent=sent)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == b"sent"
