@@ -6,7 +6,8 @@ router, ``call_next`` asks them to *resolve* the request instead: route it, run 
 endpoint, and hand back the Response object it returned, unsent. The middleware then
 gets the very response the endpoint built, and no coroutine has to be paused or stepped.
 
-A layer offering this has ``resolve(scope, receive)``, an awaitable of:
+A layer offering this has the class flag ``offers_resolution`` and ``resolve(scope, receive)``,
+an awaitable of:
 
 - a ``Resolution`` tuple: the endpoint's response, not sent yet;
 - ``None``: the request is not on the shortcut (a route with its own middleware, a mount,
@@ -24,8 +25,8 @@ calls, so the shortcut costs no coroutine frame of the layer's own.
 from collections.abc import Awaitable, Callable
 
 from microasgi.requests import Request
-from microasgi.responses import Response
-from microasgi.types import ASGIApp, Receive, Scope
+from microasgi.responses import Response, send_response
+from microasgi.types import ASGIApp, Receive, Scope, Send
 
 # (response, receive, request): the endpoint's response, not sent yet; the channel the
 # endpoint saw, which sending the response must use too (a stream watches it for the
@@ -41,10 +42,26 @@ async def close_resolution(resolution: Resolution) -> None:
         await request.close()
 
 
+async def send_resolution(
+    resolution: Resolution, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send a resolved response as its route would have (an error after its start is
+    marked), then close the endpoint's form: the app stepped for a response that may fail
+    before its start when no layer answers errors."""
+    try:
+        await send_response(resolution[0], scope, resolution[1], send)
+    finally:
+        await close_resolution(resolution)
+
+
 Resolver = Callable[[Scope, Receive], Awaitable[Resolution | None]]
 AnsweringApp = Callable[[Resolution | Exception], ASGIApp]
 
 
 def resolver_of(app: ASGIApp) -> tuple[Resolver | None, AnsweringApp | None]:
-    """The ``resolve`` and ``answering_app`` of ``app``, each None when it lacks it."""
+    """The ``resolve`` and ``answering_app`` of ``app`` when its class offers the shortcut
+    (``offers_resolution``), each None when it lacks it. The class flag keeps an unrelated
+    ``resolve`` attribute of some other app from being taken for it."""
+    if not getattr(type(app), "offers_resolution", False):
+        return None, None
     return getattr(app, "resolve", None), getattr(app, "answering_app", None)

@@ -152,12 +152,13 @@ class Response:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "__call__" in cls.__dict__:
-            cls._sends_two_messages = False
-            if "sends_start_first" not in cls.__dict__:
-                cls.sends_start_first = False
-        if "render" in cls.__dict__:
-            cls._renders_bytes_as_is = False
+        # Looked up through the MRO: a mixin may bring its own __call__ or render.
+        call_owner = next(klass for klass in cls.__mro__ if "__call__" in klass.__dict__)
+        cls._sends_two_messages = call_owner is Response
+        if "sends_start_first" not in cls.__dict__:
+            # Only the class that wrote __call__ can promise it sends the start first.
+            cls.sends_start_first = bool(call_owner.__dict__.get("sends_start_first", False))
+        cls._renders_bytes_as_is = cls.render is Response.render
 
     def __init__(
         self,
@@ -494,7 +495,7 @@ class StreamingResponse(Response):
 
         Once the client has left, ASGI 2.4's send() raises OSError: the stream stops.
         """
-        chunks = self._chunks()
+        chunks = aiter(self._chunks())  # the iterator: what holds resources to close
         charset = self.charset
         exhausted = False
         try:

@@ -370,6 +370,9 @@ class Router(RouteRegistry):
     # Errors escaping a Router after a response started carry mark_response_started.
     marks_response_errors = True
 
+    # It has resolve (microasgi.resolution), for function middleware right in front of it.
+    offers_resolution = True
+
     def __init__(
         self, routes: Sequence[BaseRoute] | None = None, *, redirect_slashes: bool = True
     ) -> None:

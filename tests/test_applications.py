@@ -457,6 +457,24 @@ def test_exception_layer_offers_no_shortcut_for_a_foreign_app() -> None:
     assert ExceptionMiddleware(App().router, {}).resolve is not None
 
 
+@pytest.mark.parametrize("with_user_middleware", [False, True])
+def test_a_subclass_wrapping_the_built_stack_serves_http_through_it(
+    with_user_middleware: bool,
+) -> None:
+    class TaggedApp(App):
+        def build_middleware_stack(self) -> ASGIApp:
+            return HeaderMiddleware(super().build_middleware_stack(), "wrapped")
+
+    app = TaggedApp()
+    if with_user_middleware:
+        app.add_middleware(HeaderMiddleware, "user")
+    app.get("/")(lambda: "hi")
+    response = TestClient(app).get("/")
+    assert response.text == "hi"
+    # The subclass's wrapper is outermost, so its header comes last.
+    assert response.headers.get_list("x-order")[-1] == "wrapped"
+
+
 def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None:
     from microasgi.middleware.errors import ServerErrorMiddleware
     from microasgi.middleware.exceptions import ExceptionMiddleware

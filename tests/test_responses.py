@@ -26,7 +26,7 @@ from microasgi import (
 )
 from microasgi.requests import parse_cookies
 from microasgi.testclient import TestClient
-from microasgi.types import ASGIApp, Message, Receive, Scope
+from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import HTTPScope, RunApp
 
 
@@ -972,3 +972,78 @@ def test_pre_24_streaming_echo_of_the_request_body_loses_nothing() -> None:
 
     anyio.run(main)
     assert b"".join(_bodies(sent)) == b"chunk0chunk1chunk2chunk3chunk4"
+
+
+# A __call__ or render() brought in by a mixin is honoured (the route sends plain Responses
+# itself and takes bytes as they are only while both are Response's own).
+
+
+class _AddsHeader:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.raw_headers.append((b"x-mixin", b"1"))  # type: ignore[attr-defined]
+        await Response.__call__(self, scope, receive, send)  # type: ignore[arg-type]
+
+
+class _MixedInCallResponse(_AddsHeader, Response):
+    media_type = "text/plain"
+
+
+class _Upper:
+    def render(self, content: Any) -> bytes:
+        return bytes(content).upper()
+
+
+class _MixedInRenderResponse(_Upper, Response):
+    media_type = "text/plain"
+
+
+def test_a_mixed_in_call_or_render_is_used() -> None:
+    assert not _MixedInCallResponse.sends_start_first  # a __call__ that promised nothing
+    assert _MixedInRenderResponse(b"abc").body == b"ABC"
+    app = App()
+    app.get("/")(lambda: _MixedInCallResponse(b"hi"))
+    response = TestClient(app).get("/")
+    assert (response.text, response.headers["x-mixin"]) == ("hi", "1")
+
+
+def test_stream_closes_the_iterator_an_async_iterable_hands_out(http_scope: HTTPScope) -> None:
+    log: list[str] = []
+
+    class Ticks:
+        """The iterator: it holds the resource, so it is what must be closed."""
+
+        def __aiter__(self) -> "Ticks":
+            return self
+
+        async def __anext__(self) -> bytes:
+            return b"tick"
+
+        async def aclose(self) -> None:
+            log.append("iterator closed")
+
+    class Feed:
+        def __aiter__(self) -> Ticks:
+            return Ticks()
+
+    async def main() -> None:
+        sent = 0
+        left = anyio.Event()
+
+        async def receive() -> Message:
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            nonlocal sent
+            sent += 1
+            if sent == 3:
+                left.set()
+            await anyio.sleep(0.01)  # a slow network write
+
+        response = StreamingResponse(Feed(), background=BackgroundTask(log.append, "background"))
+        scope = http_scope("/", asgi={"version": "3.0", "spec_version": "2.3"})
+        with anyio.fail_after(5):
+            await response(scope, receive, send)
+
+    anyio.run(main)
+    assert log == ["iterator closed", "background"]

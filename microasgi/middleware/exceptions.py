@@ -32,6 +32,9 @@ HandlerKey = int | type[Exception]
 class ExceptionMiddleware:
     """Answer endpoint errors with the registered handlers."""
 
+    # It has resolve and answering_app (microasgi.resolution), resolve None without a router.
+    offers_resolution = True
+
     def __init__(
         self,
         app: ASGIApp,

@@ -10,12 +10,14 @@ endpoint reads the real receive channel (it sees disconnects). A body the
 middleware read with ``body()`` is replayed to the endpoint.
 """
 
+import functools
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
+from microasgi.background import BackgroundTask, BackgroundTasks
 from microasgi.requests import Request
-from microasgi.resolution import Resolution, close_resolution, resolver_of
+from microasgi.resolution import Resolution, close_resolution, resolver_of, send_resolution
 from microasgi.responses import Response, mark_response_started, send_response
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -175,12 +177,16 @@ def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
     return consumed
 
 
-def _receive_for(response: Response, resolutions: list[Resolution], receive: Receive) -> Receive:
-    """The channel to send ``response`` with: the endpoint's when call_next resolved it."""
-    for resolution in resolutions:
-        if resolution[0] is response:
-            return resolution[1]
-    return receive
+def _keep_endpoint_background(
+    response: Response, endpoint_background: BackgroundTask | None
+) -> None:
+    """When the middleware set a background task of its own on the endpoint's response, the
+    endpoint's task still runs, first: as it would behind a stepped call_next."""
+    current = response.background
+    if endpoint_background is None or current is endpoint_background:
+        return
+    tasks = [endpoint_background] if current is None else [endpoint_background, current]
+    response.background = BackgroundTasks(tasks)
 
 
 class FunctionMiddleware:
@@ -203,7 +209,9 @@ class FunctionMiddleware:
             return
         request = Request(scope, receive)
         downstreams: list[_Downstream] = []
-        resolutions: list[Resolution] = []
+        # What call_next handed over: each resolution, with the endpoint's background task
+        # as it was then (the middleware may set one of its own on the response).
+        handed: list[tuple[Resolution, BackgroundTask | None]] = []
 
         async def call_next(request: Request) -> Response:
             touched = request._body is not None or request._pending or request._stream_consumed
@@ -218,11 +226,17 @@ class FunctionMiddleware:
                         raise
                     outcome = exc
                 if isinstance(outcome, tuple):
+                    response = outcome[0]
+                    if response.sends_start_first:
+                        handed.append((outcome, response.background))
+                        return response  # the endpoint's own response, unsent
+                    # It may fail before its start: stepped, so that call_next sees that.
                     answering = self._answering_app
-                    if answering is None or outcome[0].sends_start_first:
-                        resolutions.append(outcome)  # hand the endpoint's response over
-                        return outcome[0]
-                    app = answering(outcome)  # it may fail before its start: stepped
+                    app = (
+                        functools.partial(send_resolution, outcome)
+                        if answering is None
+                        else answering(outcome)
+                    )
                 elif outcome is not None:
                     assert self._answering_app is not None  # else the error was raised
                     app = self._answering_app(outcome)  # the handlers answer the error
@@ -243,6 +257,11 @@ class FunctionMiddleware:
                     f"Middleware {getattr(self.dispatch, '__qualname__', self.dispatch)!r} "
                     f"returned {type(response).__name__}; return a Response (e.g. call_next's)."
                 )
+            channel = receive  # for the endpoint's own response: the channel it saw
+            for resolution, endpoint_background in handed:
+                if resolution[0] is response:
+                    channel = resolution[1]
+                    _keep_endpoint_background(response, endpoint_background)
             if response._sends_two_messages:
                 # Response.__call__ and send_response(), inlined as in Route._serve.
                 try:
@@ -261,11 +280,9 @@ class FunctionMiddleware:
                     mark_response_started(exc)
                     raise
             else:
-                # A stream watches the channel the endpoint saw, when call_next resolved it.
-                channel = _receive_for(response, resolutions, receive)
                 await send_response(response, scope, channel, send)
         finally:
-            for resolution in resolutions:
+            for resolution, _ in handed:
                 if resolution[2] is not None:  # the endpoint took a Request: close its form
                     await close_resolution(resolution)
             for downstream in downstreams:

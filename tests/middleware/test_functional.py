@@ -707,3 +707,80 @@ def test_background_task_failing_after_a_resolved_response_is_raised_after_the_b
         run_app(app, http_scope("/"), sent=sent)
     assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
     assert sent[1]["body"] == b"sent"
+
+
+# Found in review: the shortcut must behave as the stepped path does ---------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_background_task_set_by_middleware_runs_after_the_endpoints_own(streamed: bool) -> None:
+    ran: list[str] = []
+    app = App()
+
+    @app.middleware("http")
+    async def audit(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        response.background = BackgroundTask(ran.append, "middleware")
+        return response
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"ok"
+
+    @app.get("/")
+    async def home() -> Response:
+        task = BackgroundTask(ran.append, "endpoint")
+        if streamed:
+            return StreamingResponse(chunks(), background=task)
+        return PlainTextResponse("ok", background=task)
+
+    assert TestClient(app).get("/").text == "ok"
+    assert ran == ["endpoint", "middleware"]
+
+
+class _ResolvingSomethingElse:
+    """Pure ASGI middleware with a method that happens to be called resolve."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def resolve(self, host: str) -> str:
+        return host.upper()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_an_unrelated_resolve_method_is_not_taken_for_the_shortcut() -> None:
+    app = _tagging_app()
+    app.add_middleware(_ResolvingSomethingElse)  # inside the function middleware
+    app.get("/")(lambda: "hello")
+    response = TestClient(app).get("/")
+    assert (response.status_code, response.text, response.headers["x-tagged"]) == (
+        200,
+        "hello",
+        "1",
+    )
+
+
+def test_mount_level_middleware_can_catch_a_response_failing_before_its_start(
+    tmp_path: Path,
+) -> None:
+    async def fallback(request: Request, call_next: CallNext) -> Response:
+        try:
+            return await call_next(request)
+        except RuntimeError:
+            return PlainTextResponse("fallback", status_code=503)
+
+    async def download() -> FileResponse:
+        return FileResponse(tmp_path / "missing.pdf")
+
+    app = App()
+    app.add(
+        Mount(
+            "/files",
+            routes=[Route("/report", download)],
+            middleware=[Middleware(FunctionMiddleware, dispatch=fallback)],
+        )
+    )
+    response = TestClient(app).get("/files/report")
+    assert (response.status_code, response.text) == (503, "fallback")
