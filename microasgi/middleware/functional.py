@@ -183,7 +183,7 @@ def _keep_endpoint_background(
     """When the middleware set a background task of its own on the endpoint's response, the
     endpoint's task still runs, first: as it would behind a stepped call_next."""
     current = response.background
-    if endpoint_background is None or current is endpoint_background:
+    if endpoint_background is None:
         return
     tasks = [endpoint_background] if current is None else [endpoint_background, current]
     response.background = BackgroundTasks(tasks)
@@ -261,7 +261,8 @@ class FunctionMiddleware:
             for resolution, endpoint_background in handed:
                 if resolution[0] is response:
                     channel = resolution[1]
-                    _keep_endpoint_background(response, endpoint_background)
+                    if endpoint_background is not response.background:
+                        _keep_endpoint_background(response, endpoint_background)
             if response._sends_two_messages:
                 # Response.__call__ and send_response(), inlined as in Route._serve.
                 try:
