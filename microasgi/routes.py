@@ -54,6 +54,8 @@ class BaseRoute:
     is_mount = False
     # HTTP methods served; empty for websocket routes, mounts and hosts.
     methods: frozenset[str] = frozenset()
+    # Whether Router.resolve may run it (microasgi.resolution): plain HTTP routes only.
+    resolvable = False
 
     # Convert the matched raw values; None when a convertor refuses one. Built from
     # ``compiled`` by ``param_converter``, specialised for the route's shape.
@@ -202,7 +204,13 @@ class Route(_EndpointRoute):
 
     async def resolve(self, scope: Scope, receive: Receive, params: Params) -> Resolution:
         """Run the endpoint and return its response unsent (see ``microasgi.resolution``)."""
-        self._enter(scope, params)
+        # _enter(), inlined: the hot path under function middleware.
+        outer = scope.get("path_params")
+        scope["path_params"] = {**outer, **params} if outer else params
+        scope["endpoint"] = self.endpoint
+        scope["route"] = self
+        if self._limit is not INHERIT:
+            scope[self._limit_key] = self._limit
         request = Request(scope, receive) if self._takes_request else None
         try:
             result = await self._callers[scope["method"]](request, params)

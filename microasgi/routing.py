@@ -521,13 +521,12 @@ class Router(RouteRegistry):
                 return _no_resolution()
             route = candidate[0]
             params = route.path_params(candidate)
-        if params is None or not isinstance(route, Route) or not route.resolvable:
-            return _no_resolution()
-        if scope["method"] not in route.methods:
+        if params is None or not route.resolvable or scope["method"] not in route.methods:
             return _no_resolution()
         if "router" not in scope:
             scope["router"] = self
-        return route.resolve(scope, receive, params)
+        resolved: Awaitable[Resolution] = route.resolve(scope, receive, params)  # a Route's
+        return resolved
 
     async def _dispatch_host_first(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Host routes are tried before paths, in registration order."""
