@@ -125,6 +125,26 @@ async def receive_nowait(receive: Receive) -> Message | None:
     return taken[0] if taken else None
 
 
+_cancel_scope_factory: Callable[[], anyio.CancelScope] | None = None
+
+
+def _asyncio_cancel_scope() -> anyio.CancelScope:
+    """``anyio.CancelScope()``, on asyncio. The public constructor finds the running backend
+    through sniffio on every call, about a tenth of what a short stream costs; the class
+    it returns on asyncio is looked up once here and then built directly (falling back to
+    the public constructor should a later anyio not allow that)."""
+    global _cancel_scope_factory
+    factory = _cancel_scope_factory
+    if factory is None:
+        factory = type(anyio.CancelScope())
+        try:
+            usable = isinstance(factory(), anyio.CancelScope)
+        except Exception:
+            usable = False
+        factory = _cancel_scope_factory = factory if usable else anyio.CancelScope
+    return factory()
+
+
 async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[None]]) -> None:
     """Run ``func()``; cancel it when ``http.disconnect`` arrives.
 
@@ -143,7 +163,7 @@ async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[No
         return
     errors: list[Exception] = []
     # The scope opens before func runs, so cancel scopes func's work opens nest inside it.
-    scope = anyio.CancelScope()
+    scope = _asyncio_cancel_scope()
     watcher: asyncio.Task[None] | None = None
 
     def start_watching() -> None:

@@ -441,7 +441,10 @@ class StreamingResponse(Response):
             self.media_type = media_type
         self.background = background
         self.content = content
-        self.raw_headers = self._initial_headers(headers)
+        if headers is None and self.media_type is not None:  # the common case, built directly
+            self.raw_headers = [(b"content-type", _content_type(self.media_type, self.charset))]
+        else:
+            self.raw_headers = self._initial_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(

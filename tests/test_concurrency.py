@@ -358,3 +358,35 @@ def test_run_until_disconnect_raises_a_receive_error_on_every_backend(backend: s
 
     with pytest.raises(ConnectionError, match="receive broke"):
         anyio.run(run_until_disconnect, receive, work, backend=backend)
+
+
+def test_the_cached_cancel_scope_class_builds_working_anyio_scopes() -> None:
+    from microasgi import _concurrency
+
+    async def main() -> bool:
+        scope = _concurrency._asyncio_cancel_scope()
+        assert isinstance(scope, anyio.CancelScope)
+        with scope:
+            scope.cancel()
+            await anyio.sleep(60)
+        return scope.cancelled_caught
+
+    assert anyio.run(main) is True
+
+
+def test_the_cancel_scope_falls_back_to_anyios_constructor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from microasgi import _concurrency
+
+    class Unbuildable:
+        def __init__(self) -> None:
+            raise TypeError("not like this")
+
+    def public_constructor() -> Unbuildable:
+        return object.__new__(Unbuildable)
+
+    monkeypatch.setattr(anyio, "CancelScope", public_constructor)
+    monkeypatch.setattr(_concurrency, "_cancel_scope_factory", None)
+    assert isinstance(_concurrency._asyncio_cancel_scope(), Unbuildable)
+    assert _concurrency._cancel_scope_factory is public_constructor  # type: ignore[comparison-overlap]
