@@ -18,8 +18,10 @@ A resolution whose response sends its start before anything that can fail
 raised; a layer with error handling of its own (the exception layer) also has
 ``answering_app(outcome)``: given that error, or a resolution whose response may fail
 before its start, it returns the ASGI app that sends the outcome with the layer's error
-handling, which the caller runs the usual way (stepped). Both are plain attributes and
-calls, so the shortcut costs no coroutine frame of the layer's own.
+handling, which the caller runs the usual way (stepped). Without such a layer (a bare
+Router), a response that may fail before its start is stepped through
+``send_resolution``, and an error propagates. Both are plain attributes and calls, so the
+shortcut costs no coroutine frame of the layer's own.
 """
 
 from collections.abc import Awaitable, Callable
