@@ -5,7 +5,7 @@ The stack, outermost first: ServerErrorMiddleware (the guard) -> user middleware
 stack: the App answers them itself.
 """
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -16,8 +16,9 @@ from microasgi.middleware.errors import ServerErrorMiddleware
 from microasgi.middleware.exceptions import ExceptionHandler, ExceptionMiddleware, HandlerKey
 from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY
+from microasgi.responses import watch_start
 from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
-from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+from microasgi.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,22 +105,12 @@ class App(RouteRegistry):
             await stack(scope, receive, send)
             return
         if guard is not None and stack is guard:  # ServerErrorMiddleware.__call__, inlined
-            started = False
-            watched = send
-            if guard.watch_sends:
-
-                def watched(message: Message) -> Awaitable[None]:
-                    # watch_start(), inlined: a closure returning the server's awaitable
-                    # is the cheapest send wrapper there is.
-                    nonlocal started
-                    if message["type"] == "http.response.start":
-                        started = True
-                    return send(message)
-
+            started = [False]
+            watched = watch_start(send, started) if guard.watch_sends else send
             try:
                 await guard.app(scope, receive, watched)
             except Exception as exc:
-                await guard.answer(exc, started, scope, receive, send)
+                await guard.answer(exc, started[0], scope, receive, send)
             return
         # No user middleware: the stack is the exception layer; its __call__, inlined.
         assert exception_layer is not None
