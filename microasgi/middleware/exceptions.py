@@ -16,10 +16,9 @@ from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import http_exception_response, server_error_response
 from microasgi.requests import Request
-from microasgi.resolution import Resolution, Resolver, close_resolution
+from microasgi.resolution import Resolution, Resolver, send_resolution
 from microasgi.responses import (
     Response,
-    StartTracker,
     mark_response_started,
     response_started,
 )
@@ -73,11 +72,9 @@ class ExceptionMiddleware:
     ) -> None:
         """Send a resolved response that may fail before its start; answer such a failure."""
         try:
-            await StartTracker(send).run(resolution[0], scope, resolution[1])
+            await send_resolution(resolution, scope, receive, send)
         except Exception as exc:
             await self.answer(exc, scope, receive, send)
-        finally:
-            await close_resolution(resolution)
 
     async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer ``exc``, raised while serving the HTTP ``scope``.
