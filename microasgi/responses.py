@@ -89,7 +89,8 @@ def watch_start(send: Send, started: list[bool]) -> Send:
     (no coroutine and no instance call per message), for the guard's hot path.
     """
 
-    def tracked(message: Message) -> Awaitable[None]:
+    # Quoted: a nested def evaluates its annotations each time it is made, per request here.
+    def tracked(message: "Message") -> "Awaitable[None]":
         if message["type"] == "http.response.start":
             started[0] = True
         return send(message)
