@@ -5,6 +5,7 @@ The stack, outermost first: ServerErrorMiddleware (the guard) -> user middleware
 stack: the App answers them itself.
 """
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from microasgi.middleware.errors import ServerErrorMiddleware
 from microasgi.middleware.exceptions import ExceptionHandler, ExceptionMiddleware, HandlerKey
 from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY
-from microasgi.responses import watch_start
+from microasgi.responses import note_sent
 from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
@@ -106,7 +107,8 @@ class App(RouteRegistry):
             return
         if guard is not None and stack is guard:  # ServerErrorMiddleware.__call__, inlined
             started = [False]
-            watched = watch_start(send, started) if guard.watch_sends else send
+            # watch_start(send, started), inlined
+            watched = functools.partial(note_sent, started, send) if guard.watch_sends else send
             try:
                 await guard.app(scope, receive, watched)
             except Exception as exc:
