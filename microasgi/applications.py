@@ -1,8 +1,10 @@
 """App: a router, the lifespan, and the middleware stack, built once before serving.
 
 The stack, outermost first: ServerErrorMiddleware (the guard) -> user middleware
--> ExceptionMiddleware (handlers) -> Router. Lifespan scopes don't go through the
-stack: the App answers them itself.
+-> Router. The exception handlers (the App's ``exception_layer``) are not a layer:
+the routes answer errors with them where they are raised, found through
+``scope["app"]`` (microasgi.answering). Lifespan scopes don't go through the stack:
+the App answers them itself.
 """
 
 import functools
@@ -10,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
+from microasgi.answering import answer_error
 from microasgi.datastructures import State, URLPath
 from microasgi.lifespan import LifespanFactory, lifespan_context, serve_lifespan
 from microasgi.middleware import Middleware, build_stack
@@ -69,7 +72,10 @@ class App(RouteRegistry):
         self._startup_hooks: list[Callable[[], Any]] = list(on_startup or ())
         self._shutdown_hooks: list[Callable[[], Any]] = list(on_shutdown or ())
         self._stack: ASGIApp | None = None
-        self._exception_layer: ExceptionMiddleware | None = None
+        # Built with the stack. Routes answer errors with it where they are raised, found
+        # through scope["app"] (microasgi.answering): no exception layer coroutine runs.
+        self.exception_layer: ExceptionMiddleware | None = None
+        self._dispatch: ASGIApp | None = None
         self._guard: ServerErrorMiddleware | None = None
 
     @property
@@ -81,9 +87,30 @@ class App(RouteRegistry):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         scope_type = scope["type"]
+        stack = self._stack
+        if stack is None:
+            stack = self._stack = self.build_middleware_stack()
         if scope_type == "http":
             if MAX_BODY_SIZE_KEY not in scope:
                 scope[MAX_BODY_SIZE_KEY] = self.max_body_size
+            guard = self._guard
+            if stack is guard and guard is not None:  # ServerErrorMiddleware.__call__, inlined
+                started = [False]
+                # watch_start(send, started), inlined
+                watched = functools.partial(note_sent, started, send) if guard.watch_sends else send
+                try:
+                    await guard.app(scope, receive, watched)
+                except Exception as exc:
+                    await guard.answer(exc, started[0], scope, receive, send)
+                return
+            if stack is self._dispatch:
+                # No user middleware: what escapes the router (an error raised while
+                # matching) is the exception layer's; ExceptionMiddleware.__call__, inlined.
+                try:
+                    await stack(scope, receive, send)
+                except Exception as exc:
+                    await answer_error(exc, scope, receive, send)
+                return
         elif scope_type == "websocket":
             if MAX_MESSAGE_SIZE_KEY not in scope:
                 scope[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
@@ -95,46 +122,27 @@ class App(RouteRegistry):
                 f"Unsupported ASGI scope type {scope_type!r}: "
                 "microasgi serves 'http', 'websocket' and 'lifespan'."
             )
-        stack = self._stack
-        if stack is None:
-            stack = self._stack = self.build_middleware_stack()
-        # The outermost layer's try/except runs right here: one coroutine frame less on
-        # every request. Only for the stack as built here: a subclass may wrap it.
-        guard = self._guard
-        exception_layer = self._exception_layer
-        if scope_type != "http" or (stack is not guard and stack is not exception_layer):
-            await stack(scope, receive, send)
-            return
-        if guard is not None and stack is guard:  # ServerErrorMiddleware.__call__, inlined
-            started = [False]
-            # watch_start(send, started), inlined
-            watched = functools.partial(note_sent, started, send) if guard.watch_sends else send
-            try:
-                await guard.app(scope, receive, watched)
-            except Exception as exc:
-                await guard.answer(exc, started[0], scope, receive, send)
-            return
-        # No user middleware: the stack is the exception layer; its __call__, inlined.
-        assert exception_layer is not None
-        try:
-            await self.router.dispatch(scope, receive, send)
-        except Exception as exc:
-            await exception_layer.answer(exc, scope, receive, send)
+        # A websocket, or a stack a subclass wrapped: as it is.
+        await stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Fold the stack: guard, user middleware, exception handlers, router."""
+        """Fold the stack: guard, user middleware, router.
+
+        The exception layer is not a layer of the stack: the router's routes answer
+        errors with it where they are raised (``microasgi.answering``).
+        """
         router = self.router
-        # The router's dispatch, not the router: one coroutine frame less per request.
-        inner = ExceptionMiddleware(
-            router.dispatch, self.exception_handlers, debug=self.debug, resolve=router.resolve
+        self.exception_layer = ExceptionMiddleware(
+            router.dispatch, self.exception_handlers, debug=self.debug
         )
-        self._exception_layer = inner
+        # The router's dispatch, not the router: one coroutine frame less per request.
+        self._dispatch = router.dispatch
         self._guard = None
         if not self.user_middleware:
-            # ExceptionMiddleware answers every error it lets escape (or the response had
+            # The routes answer every error they let escape (or the response had
             # started), so without user middleware the guard would have nothing to do.
-            return inner
-        stack = build_stack(inner, self.user_middleware)
+            return self._dispatch
+        stack = build_stack(self._dispatch, self.user_middleware)
         marking = all(
             getattr(spec.cls, "marks_response_errors", False) for spec in self.user_middleware
         )

@@ -1,30 +1,28 @@
 """Resolution: an endpoint's response handed back unsent, the shortcut behind ``call_next``.
 
 Function middleware normally runs the rest of the stack as an ASGI app, stepped by hand
-and paused at its response start. When the rest is microasgi's own exception layer and
-router, ``call_next`` asks them to *resolve* the request instead: route it, run the
-endpoint, and hand back the Response object it returned, unsent. The middleware then
-gets the very response the endpoint built, and no coroutine has to be paused or stepped.
+and paused at its response start. When the rest is microasgi's router, ``call_next`` asks
+it to *resolve* the request instead: route it, run the endpoint, and hand back the
+Response object it returned, unsent. The middleware then gets the very response the
+endpoint built, and no coroutine has to be paused or stepped.
 
-A layer offering this has the class flag ``offers_resolution`` and ``resolve(scope, receive)``,
-an awaitable of:
+A router offering this has the class flag ``offers_resolution`` and
+``resolve(scope, receive)``, an awaitable of:
 
 - a ``Resolution`` tuple: the endpoint's response, not sent yet;
 - ``None``: the request is not on the shortcut (a route with its own middleware, a mount,
-  a 404...); nothing has run, so the caller runs the layer as an ASGI app.
+  a 404...); nothing has run, so the caller runs the router as an ASGI app.
 
 A resolution whose response sends its start before anything that can fail
 (``sends_start_first``) is handed over as it is. ``resolve`` raises what the endpoint
-raised; a layer with error handling of its own (the exception layer) also has
-``answering_app(outcome)``: given that error, or a resolution whose response may fail
-before its start, it returns the ASGI app that sends the outcome with the layer's error
-handling, which the caller runs the usual way (stepped). Without such a layer (a bare
-Router), a response that may fail before its start is stepped through
-``send_resolution``, and an error propagates. Both are plain attributes and calls, so the
-shortcut costs no coroutine frame of the layer's own.
+raised; that error, or a resolution whose response may fail before its start, is sent
+with ``microasgi.answering.send_answered`` (the exception layer's handlers answer the
+error), which the caller runs the usual way (stepped). Matching is a plain call, so the
+shortcut costs no coroutine frame of the router's own.
 """
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from microasgi.requests import Request
 from microasgi.responses import Response, send_response
@@ -57,13 +55,17 @@ async def send_resolution(
 
 
 Resolver = Callable[[Scope, Receive], Awaitable[Resolution | None]]
-AnsweringApp = Callable[[Resolution | Exception], ASGIApp]
 
 
-def resolver_of(app: ASGIApp) -> tuple[Resolver | None, AnsweringApp | None]:
-    """The ``resolve`` and ``answering_app`` of ``app`` when its class offers the shortcut
-    (``offers_resolution``), each None when it lacks it. The class flag keeps an unrelated
-    ``resolve`` attribute of some other app from being taken for it."""
-    if not getattr(type(app), "offers_resolution", False):
-        return None, None
-    return getattr(app, "resolve", None), getattr(app, "answering_app", None)
+def resolver_of(app: ASGIApp) -> Resolver | None:
+    """The ``resolve`` of ``app`` when ``app`` is a router offering the shortcut (its class
+    has ``offers_resolution``) or that router's bound ``dispatch``, else None. The class
+    flag keeps an unrelated ``resolve`` of some other app from being taken for it."""
+    # The router, or the one whose dispatch it is; a permissive boundary: any ASGI app.
+    router: Any = getattr(app, "__self__", app)
+    if not getattr(type(router), "offers_resolution", False):
+        return None
+    if router is not app and app != router.dispatch:
+        return None  # another method of a router
+    resolve: Resolver = router.resolve
+    return resolve

@@ -15,6 +15,7 @@ from microasgi._routetable import (
     compile_path,
     param_converter,
 )
+from microasgi.answering import answer_error
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -130,7 +131,10 @@ class _EndpointRoute(BaseRoute):
     ) -> None:
         self._enter(scope, params)
         # Route middleware may answer by itself: watch its sends for the error handlers.
-        await StartTracker(send).run(self.app, scope, receive)
+        try:
+            await StartTracker(send).run(self.app, scope, receive)
+        except Exception as exc:
+            await answer_error(exc, scope, receive, send)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The innermost app behind route middleware: the route's own params from the scope."""
@@ -266,6 +270,9 @@ class Route(_EndpointRoute):
                     raise
             else:
                 await StartTracker(send).run(response, scope, receive)
+        except Exception as exc:
+            # The exception layer's handlers answer here, not in a coroutine of their own.
+            await answer_error(exc, scope, receive, send)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request is not None and request._form is not None:
@@ -365,10 +372,13 @@ class Host(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         merge_params(scope, params)
-        if getattr(self.app, "marks_response_errors", False):
-            await self.app(scope, receive, send)
-        else:
-            await StartTracker(send).run(self.app, scope, receive)
+        try:
+            if getattr(self.app, "marks_response_errors", False):
+                await self.app(scope, receive, send)
+            else:
+                await StartTracker(send).run(self.app, scope, receive)
+        except Exception as exc:
+            await answer_error(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         host_names = self.compiled.param_convertors.keys()

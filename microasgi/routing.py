@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from microasgi._routetable import RouteTable, compile_path, param_converter
+from microasgi.answering import answer_error
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -100,10 +101,13 @@ class Mount(BaseRoute):
             child[MAX_BODY_SIZE_KEY] = self.max_body_size
         if self.max_message_size is not INHERIT:
             child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
-        if self._tracked:
-            await StartTracker(send).run(self.app, child, receive)
-        else:
-            await self.app(child, receive, send)
+        try:
+            if self._tracked:
+                await StartTracker(send).run(self.app, child, receive)
+            else:
+                await self.app(child, receive, send)
+        except Exception as exc:
+            await answer_error(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         mount_names = self.compiled.param_convertors.keys()
@@ -616,9 +620,11 @@ def _slash_twin(table: RouteTable, path: str, scope: Scope) -> str | None:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, status: int, headers: dict[str, str] | None
 ) -> None:
-    """A 404 or 405: raised for the App's handlers when under an App, else answered here."""
+    """A 404 or 405: an HTTPException for the handlers when under an App (or another
+    framework, which hears it raised), else answered here in plain text."""
     if "app" in scope:
-        raise HTTPException(status, headers=headers)
+        await answer_error(HTTPException(status, headers=headers), scope, receive, send)
+        return
     response = PlainTextResponse(HTTPStatus(status).phrase, status_code=status, headers=headers)
     await response(scope, receive, send)
 

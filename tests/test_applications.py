@@ -7,7 +7,6 @@ import pytest
 from microasgi import App, HTTPException, PlainTextResponse, Request, Response, Route, Router
 from microasgi.exceptions import ClientDisconnect
 from microasgi.middleware import Middleware
-from microasgi.middleware.exceptions import ExceptionMiddleware
 from microasgi.testclient import TestClient
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import HTTPScope, RunApp
@@ -449,12 +448,18 @@ def test_client_gone_while_middleware_works_is_not_an_error(
     assert run_app(app, http_scope("/")) == []
 
 
-def test_exception_layer_offers_no_shortcut_for_a_foreign_app() -> None:
+def test_only_a_router_or_its_dispatch_offers_the_shortcut() -> None:
+    from microasgi.resolution import resolver_of
+
     async def foreign(scope: Scope, receive: Receive, send: Send) -> None:
         raise AssertionError("not run")
 
-    assert ExceptionMiddleware(foreign, {}).resolve is None
-    assert ExceptionMiddleware(App().router, {}).resolve is not None
+    router = App().router
+    assert resolver_of(foreign) is None
+    assert resolver_of(router) is not None
+    assert resolver_of(router.dispatch) is not None
+    # Another method of the router is not the router.
+    assert resolver_of(router.url_path_for) is None  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("with_user_middleware", [False, True])
@@ -475,11 +480,11 @@ def test_a_subclass_wrapping_the_built_stack_serves_http_through_it(
     assert response.headers.get_list("x-order")[-1] == "wrapped"
 
 
-def test_without_user_middleware_the_stack_is_just_the_exception_layer() -> None:
+def test_without_user_middleware_the_stack_is_just_the_router_dispatch() -> None:
     from microasgi.middleware.errors import ServerErrorMiddleware
-    from microasgi.middleware.exceptions import ExceptionMiddleware
 
-    assert isinstance(App().build_middleware_stack(), ExceptionMiddleware)
+    app = App()
+    assert app.build_middleware_stack() == app.router.dispatch
     with_middleware = App(middleware=[Middleware(HeaderMiddleware, "x")])
     assert isinstance(with_middleware.build_middleware_stack(), ServerErrorMiddleware)
 

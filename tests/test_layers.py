@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "staticfiles": 2,
     "convertors": 2,
     "resolution": 2,  # the response handed back unsent to function middleware
+    "answering": 2,  # errors answered where raised, by the exception layer in the scope
     "endpoints": 3,
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to

@@ -7,7 +7,6 @@ handler become a 500 (the 500/Exception handler, or the default) and are then
 re-raised for the server to log.
 """
 
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -16,7 +15,6 @@ from microasgi.endpoints import is_async_callable, to_response
 from microasgi.exceptions import ClientDisconnect, HTTPException
 from microasgi.middleware.errors import http_exception_response, server_error_response
 from microasgi.requests import Request
-from microasgi.resolution import Resolution, Resolver, send_resolution
 from microasgi.responses import (
     Response,
     mark_response_started,
@@ -29,25 +27,20 @@ HandlerKey = int | type[Exception]
 
 
 class ExceptionMiddleware:
-    """Answer endpoint errors with the registered handlers."""
+    """Answer endpoint errors with the registered handlers.
 
-    # It has resolve and answering_app (microasgi.resolution), resolve None without a router.
-    offers_resolution = True
+    An App's is its ``exception_layer``: routes, mounts and the router's 404/405 answer
+    their errors on the spot with its ``answer`` (``microasgi.answering``), so the App
+    never calls it as a layer. Called as one, it answers what escapes its app.
+    """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        handlers: Mapping[HandlerKey, ExceptionHandler],
-        debug: bool = False,
-        resolve: Resolver | None = None,
+        self, app: ASGIApp, handlers: Mapping[HandlerKey, ExceptionHandler], debug: bool = False
     ) -> None:
         self.app = app
         # Read at error time, so handlers registered after the stack was built still count.
         self.handlers = handlers
         self.debug = debug
-        # The router's resolve, the shortcut function middleware takes (microasgi.resolution);
-        # found on the app itself unless given. Errors it raises go to answering_app.
-        self.resolve: Resolver | None = resolve or getattr(app, "resolve", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,23 +49,6 @@ class ExceptionMiddleware:
         # No send wrapper: routes mark errors raised once a response has started.
         try:
             await self.app(scope, receive, send)
-        except Exception as exc:
-            await self.answer(exc, scope, receive, send)
-
-    def answering_app(self, outcome: Resolution | Exception) -> ASGIApp:
-        """The ASGI app sending what the router's ``resolve`` gave (``microasgi.resolution``)
-        the way ``__call__`` would: an error it raised, or a response that may fail before
-        its start, answered with the handlers."""
-        if isinstance(outcome, Exception):
-            return functools.partial(self.answer, outcome)
-        return functools.partial(self._send_answering, outcome)
-
-    async def _send_answering(
-        self, resolution: Resolution, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Send a resolved response that may fail before its start; answer such a failure."""
-        try:
-            await send_resolution(resolution, scope, receive, send)
         except Exception as exc:
             await self.answer(exc, scope, receive, send)
 

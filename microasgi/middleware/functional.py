@@ -15,9 +15,10 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
+from microasgi.answering import send_answered
 from microasgi.background import BackgroundTask, BackgroundTasks
 from microasgi.requests import Request
-from microasgi.resolution import Resolution, close_resolution, resolver_of, send_resolution
+from microasgi.resolution import Resolution, close_resolution, resolver_of
 from microasgi.responses import Response, mark_response_started, send_response
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -199,9 +200,9 @@ class FunctionMiddleware:
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
         self.app = app
         self.dispatch = dispatch
-        # Set when the app behind is microasgi's exception layer and router: then
-        # call_next mostly gets the endpoint's response without stepping anything.
-        self._resolve, self._answering_app = resolver_of(app)
+        # Set when the app behind is microasgi's router: then call_next mostly gets the
+        # endpoint's response without stepping anything.
+        self._resolve = resolver_of(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -222,24 +223,14 @@ class FunctionMiddleware:
                 try:
                     outcome = await self._resolve(scope, downstream_receive)
                 except Exception as exc:
-                    if self._answering_app is None:
-                        raise
                     outcome = exc
-                if isinstance(outcome, tuple):
-                    response = outcome[0]
-                    if response.sends_start_first:
-                        handed.append((outcome, response.background))
-                        return response  # the endpoint's own response, unsent
-                    # It may fail before its start: stepped, so that call_next sees that.
-                    answering = self._answering_app
-                    app = (
-                        functools.partial(send_resolution, outcome)
-                        if answering is None
-                        else answering(outcome)
-                    )
-                elif outcome is not None:
-                    assert self._answering_app is not None  # else the error was raised
-                    app = self._answering_app(outcome)  # the handlers answer the error
+                if outcome is not None:
+                    if isinstance(outcome, tuple) and outcome[0].sends_start_first:
+                        handed.append((outcome, outcome[0].background))
+                        return outcome[0]  # the endpoint's own response, unsent
+                    # An error, or a response that may fail before its start: stepped,
+                    # so that call_next sees what the handlers answer.
+                    app = functools.partial(send_answered, outcome)
             downstream = _Downstream(app, scope, downstream_receive)
             downstreams.append(downstream)
             start = await downstream.next_message()
