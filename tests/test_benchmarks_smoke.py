@@ -62,3 +62,21 @@ def test_only_runs_the_scenarios_matching_any_comma_separated_word() -> None:
     rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
     labels = [row.split("|")[1].strip() for row in rows[1:]]
     assert labels == ["JSON GET /users/{id:int}", "streaming 10 x 1 KB"], output
+
+
+def test_middleware_overhead_pairs_the_chunks_of_each_turn() -> None:
+    from benchmarks.inprocess import Outcome, Results
+    from benchmarks.report import paired_overhead
+
+    # The true cost is 1 µs. A slow spell hit the middleware's chunks of the last three
+    # turns and the plaintext's of the last one: the medians alone would say 6 µs.
+    plain = Outcome(samples=[3e-6, 3e-6, 3e-6, 3e-6, 9e-6])
+    with_middleware = Outcome(samples=[4e-6, 4e-6, 9e-6, 9e-6, 9e-6])
+    results: Results = {
+        "plaintext": {"microasgi": plain},
+        "asgi_middleware": {"microasgi": with_middleware},
+    }
+    overhead = paired_overhead(results, "asgi_middleware")
+    assert overhead is not None
+    assert abs(overhead - 1.0) < 1e-9
+    assert paired_overhead(results, "function_middleware") is None
