@@ -162,22 +162,27 @@ class Request(HTTPConnection):
     route or a mount; absent or None means no limit).
     """
 
-    # Per-request state starts as these class-level defaults, so building a Request
-    # stores two attributes; each is set on the instance when it first changes.
-    _body: bytes | None = None
+    # Rarely read state starts as class-level defaults, set on the instance when it
+    # first changes. What function middleware and routes read on every request is set
+    # in __init__: a class attribute read through an instance is a slow lookup in 3.11.
     _json: Any = None
     _has_json = False
-    _stream_consumed = False
     _disconnected = False
+    _body: bytes | None
+    _stream_consumed: bool
     # Body messages taken off the channel by is_disconnected(), replayed by stream().
-    _pending: list[Message] | None = None
-    _form: FormData | None = None
+    _pending: list[Message] | None
+    _form: FormData | None
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Request needs an 'http' scope, got {scope['type']!r}.")
         self.scope = scope
         self._receive = receive
+        self._body = None
+        self._stream_consumed = False
+        self._pending = None
+        self._form = None
 
     @property
     def method(self) -> str:
