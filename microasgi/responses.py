@@ -54,6 +54,12 @@ def _content_type(media_type: str, charset: str) -> bytes:
     return encode_header("content-type", media_type)[1]
 
 
+# The Content-Type header of the media types a UTF-8 response names most, built once.
+_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {
+    media: (b"content-type", _content_type(media, "utf-8"))
+    for media in ("text/plain", "text/html", "application/json")
+}
+
 # Set on an exception once a response for the request has started (or may have): the
 # error handlers must then not send a second start. Marking the exception, rather than
 # wrapping every send to watch for the start, keeps the common request free of wrappers.
@@ -180,12 +186,13 @@ class Response:
         else:
             body = self.render(content)
         self.body = body
-        if headers is None and status_code == 200 and self.media_type is not None:
+        media = self.media_type
+        if headers is None and status_code == 200 and media is not None:
             # The common case, built without the general checks of _initial_headers.
-            self.raw_headers = [
-                (b"content-length", b"%d" % len(body)),
-                (b"content-type", _content_type(self.media_type, self.charset)),
-            ]
+            content_type = _CONTENT_TYPES.get(media)
+            if content_type is None or self.charset != "utf-8":
+                content_type = b"content-type", _content_type(media, self.charset)
+            self.raw_headers = [(b"content-length", b"%d" % len(body)), content_type]
         else:
             self.raw_headers = self._initial_headers(headers)
 
