@@ -214,9 +214,9 @@ class FunctionMiddleware:
         # as it was then (the middleware may set one of its own on the response).
         handed: list[tuple[Resolution, BackgroundTask | None]] = []
 
-        # A partial of a method, not a closure: built in C, and no cell per shared variable.
+        # A partial, not a closure: built in C, and no cell per shared variable.
         call_next: CallNext = functools.partial(
-            self._call_next, scope, receive, downstreams, handed
+            FunctionMiddleware._call_next, self, scope, receive, downstreams, handed
         )
         try:
             response = await self.dispatch(request, call_next)
@@ -271,16 +271,19 @@ class FunctionMiddleware:
         touched = request._body is not None or request._pending or request._stream_consumed
         downstream_receive = _body_replaying_receive(request, receive) if touched else receive
         app = self.app
-        if self._resolve is not None:
+        resolve = self._resolve
+        if resolve is not None:
             outcome: Resolution | Exception | None
             try:
-                outcome = await self._resolve(scope, downstream_receive)
+                outcome = await resolve(scope, downstream_receive)
             except Exception as exc:
                 outcome = exc
             if outcome is not None:
-                if isinstance(outcome, tuple) and outcome[0].sends_start_first:
-                    handed.append((outcome, outcome[0].background))
-                    return outcome[0]  # the endpoint's own response, unsent
+                if isinstance(outcome, tuple):
+                    response = outcome[0]
+                    if response.sends_start_first:
+                        handed.append((outcome, response.background))
+                        return response  # the endpoint's own response, unsent
                 # An error, or a response that may fail before its start: stepped,
                 # so that call_next sees what the handlers answer.
                 app = functools.partial(send_answered, outcome)
