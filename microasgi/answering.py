@@ -6,7 +6,7 @@ own routes), and so do a mount, a host and the router's 404/405. The handler's r
 still goes out inside the user middleware, yet no coroutine of an exception layer sits
 between the middleware and the route: a frame less on every request, and nothing added
 to the scope. Without such an app (a bare Router, another framework's app) the error
-propagates.
+propagates, and so does a websocket's.
 """
 
 from typing import Protocol
@@ -21,9 +21,10 @@ class ExceptionLayer(Protocol):
 
 
 async def answer_error(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer ``exc`` with the exception layer of ``scope["app"]``; without one, raise it."""
+    """Answer ``exc`` with the exception layer of ``scope["app"]``; without one, or for a
+    websocket (the handlers answer HTTP only), raise it."""
     layer: ExceptionLayer | None = getattr(scope.get("app"), "exception_layer", None)
-    if layer is None:
+    if layer is None or scope["type"] != "http":
         raise exc
     await layer.answer(exc, scope, receive, send)
 

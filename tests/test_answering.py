@@ -6,6 +6,7 @@ from microasgi import (
     App,
     Host,
     HTTPException,
+    Mount,
     PlainTextResponse,
     Request,
     Response,
@@ -88,3 +89,14 @@ def test_exception_middleware_as_a_layer_passes_websockets_through() -> None:
     with TestClient(ExceptionMiddleware(router, {})).websocket_connect("/ws") as websocket:
         websocket.send_text("ping")
         assert websocket.receive_text() == "ping"
+
+
+def test_a_websocket_failing_before_accept_in_a_mount_gets_no_http_answer() -> None:
+    async def refuse(websocket: WebSocket) -> None:
+        raise LookupError("failed before accept")
+
+    app = App(exception_handlers={LookupError: _teapot})
+    app.add(Mount("/m", routes=[WebSocketRoute("/ws", refuse)]))
+    # The error reaches the server as it is; no HTTP response goes out on the websocket.
+    with pytest.raises(LookupError), TestClient(app).websocket_connect("/m/ws"):
+        pass
