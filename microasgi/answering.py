@@ -2,17 +2,26 @@
 
 A route answers its endpoint's error on the spot with the ``exception_layer`` of
 ``scope["app"]`` (the App serving the request; a mounted App puts itself there for its
-own routes), and so do a mount, a host and the router's 404/405. The handler's response
-still goes out inside the user middleware, yet no coroutine of an exception layer sits
-between the middleware and the route: a frame less on every request, and nothing added
-to the scope. Without such an app (a bare Router, another framework's app) the error
-propagates, and so does a websocket's.
+own routes), and so does the router for a 404/405 or an error raised while matching.
+The handler's response still goes out inside the user middleware, yet no coroutine of
+an exception layer sits between the middleware and the route: a frame less on every
+request, and nothing added to the scope on that path.
+
+Route and mount middleware must see such errors as exceptions, as they did when the
+handlers were a layer outside them: a middleware that catches one and answers by itself
+must not find a 500 already sent. So a route or mount with middleware puts the App in
+the scope under ``OUTSIDE_KEY`` and answers on its way out (``answer_error``); code inside
+it answers with ``answer_in_place``, which then re-raises. Without an App in the scope
+(a bare Router, another framework's app) the error propagates, and so does a websocket's.
 """
 
 from typing import Protocol
 
 from microasgi.resolution import Resolution, send_resolution
 from microasgi.types import Receive, Scope, Send
+
+# The App whose errors are answered further out, by a route or mount with middleware.
+OUTSIDE_KEY = "microasgi.errors_answered_outside"
 
 
 class ExceptionLayer(Protocol):
@@ -29,15 +38,24 @@ async def answer_error(exc: Exception, scope: Scope, receive: Receive, send: Sen
     await layer.answer(exc, scope, receive, send)
 
 
+async def answer_in_place(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """``answer_error``, unless route or mount middleware between here and the App's own
+    middleware answers it on its way out (``OUTSIDE_KEY``): then raise it."""
+    app = scope.get("app")
+    if app is None or scope.get(OUTSIDE_KEY) is app:
+        raise exc
+    await answer_error(exc, scope, receive, send)
+
+
 async def send_answered(
     outcome: Resolution | Exception, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """The ASGI app (bind ``outcome`` with ``functools.partial``) that sends what a
     router's ``resolve`` gave as its route would have: an error it raised, or a response
-    that failed before its start, answered with ``answer_error``."""
+    that failed before its start, answered with ``answer_in_place``."""
     try:
         if isinstance(outcome, Exception):
             raise outcome
         await send_resolution(outcome, scope, receive, send)
     except Exception as exc:
-        await answer_error(exc, scope, receive, send)
+        await answer_in_place(exc, scope, receive, send)

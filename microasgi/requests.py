@@ -162,17 +162,17 @@ class Request(HTTPConnection):
     route or a mount; absent or None means no limit).
     """
 
-    # Rarely read state starts as class-level defaults, set on the instance when it
-    # first changes. What function middleware and routes read on every request is set
-    # in __init__: a class attribute read through an instance is a slow lookup in 3.11.
+    # Per-request state starts as these class-level defaults, set on the instance when it
+    # first changes. What function middleware and routes read on every request is also
+    # set in __init__: a class attribute read through an instance is a slow lookup in 3.11.
     _json: Any = None
     _has_json = False
     _disconnected = False
-    _body: bytes | None
-    _stream_consumed: bool
+    _body: bytes | None = None
+    _stream_consumed = False
     # Body messages taken off the channel by is_disconnected(), replayed by stream().
-    _pending: list[Message] | None
-    _form: FormData | None
+    _pending: list[Message] | None = None
+    _form: FormData | None = None
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         if scope["type"] != "http":

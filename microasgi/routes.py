@@ -15,7 +15,7 @@ from microasgi._routetable import (
     compile_path,
     param_converter,
 )
-from microasgi.answering import answer_error
+from microasgi.answering import OUTSIDE_KEY, answer_error, answer_in_place
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -130,6 +130,8 @@ class _EndpointRoute(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
         self._enter(scope, params)
+        # The endpoint's errors reach the route middleware as exceptions; answered here.
+        scope[OUTSIDE_KEY] = scope.get("app")
         # Route middleware may answer by itself: watch its sends for the error handlers.
         try:
             await StartTracker(send).run(self.app, scope, receive)
@@ -272,7 +274,7 @@ class Route(_EndpointRoute):
                 await StartTracker(send).run(response, scope, receive)
         except Exception as exc:
             # The exception layer's handlers answer here, not in a coroutine of their own.
-            await answer_error(exc, scope, receive, send)
+            await answer_in_place(exc, scope, receive, send)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request is not None and request._form is not None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from microasgi._routetable import RouteTable, compile_path, param_converter
-from microasgi.answering import answer_error
+from microasgi.answering import OUTSIDE_KEY, answer_error, answer_in_place
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -101,6 +101,9 @@ class Mount(BaseRoute):
             child[MAX_BODY_SIZE_KEY] = self.max_body_size
         if self.max_message_size is not INHERIT:
             child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
+        if self.middleware:
+            # Errors inside reach the mount's middleware as exceptions; answered here.
+            child[OUTSIDE_KEY] = scope.get("app")
         try:
             if self._tracked:
                 await StartTracker(send).run(self.app, child, receive)
@@ -465,9 +468,12 @@ class Router(RouteRegistry):
             return serve_empty_lifespan(scope, receive, send)
         if "router" not in scope:
             scope["router"] = self
-        if self._hosts:
-            return self._dispatch_host_first(scope, receive, send)
-        return self._dispatch_path(scope, receive, send)
+        try:
+            if self._hosts:
+                return self._dispatch_host_first(scope, receive, send)
+            return self._dispatch_path(scope, receive, send)
+        except Exception as exc:  # raised while matching (a convertor): the handlers'
+            return answer_in_place(exc, scope, receive, send)
 
     def _dispatch_path(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         scope_type = scope["type"]
@@ -623,7 +629,7 @@ async def _refuse(
     """A 404 or 405: an HTTPException for the handlers when under an App (or another
     framework, which hears it raised), else answered here in plain text."""
     if "app" in scope:
-        await answer_error(HTTPException(status, headers=headers), scope, receive, send)
+        await answer_in_place(HTTPException(status, headers=headers), scope, receive, send)
         return
     response = PlainTextResponse(HTTPStatus(status).phrase, status_code=status, headers=headers)
     await response(scope, receive, send)

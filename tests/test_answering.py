@@ -15,10 +15,14 @@ from microasgi import (
     WebSocket,
     WebSocketRoute,
 )
+from microasgi.convertors import Convertor, register_convertor
+from microasgi.exceptions import ClientDisconnect
 from microasgi.middleware import Middleware
 from microasgi.middleware.exceptions import ExceptionMiddleware
+from microasgi.middleware.functional import CallNext, FunctionMiddleware
 from microasgi.testclient import TestClient
-from microasgi.types import Receive, Scope, Send
+from microasgi.types import ASGIApp, Receive, Scope, Send
+from tests.conftest import HTTPScope, RunApp
 from tests.test_applications import HeaderMiddleware
 
 
@@ -35,15 +39,106 @@ def test_a_bare_router_lets_an_endpoint_error_propagate() -> None:
         client.get("/")
 
 
-def test_route_middleware_sees_the_handlers_answer() -> None:
-    async def broken() -> str:
-        raise LookupError("answered at the route")
+class _CatchValueError:
+    """Route or mount middleware that answers a ValueError from inside by itself."""
 
-    app = App(exception_handlers={LookupError: _teapot})
-    app.add(Route("/", broken, middleware=[Middleware(HeaderMiddleware, "route")]))
-    response = TestClient(app).get("/")
-    assert (response.status_code, response.text) == (418, "handled")
-    assert response.headers["x-order"] == "route"
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ValueError:
+            await PlainTextResponse("caught", status_code=418)(scope, receive, send)
+
+
+async def _raise_value_error() -> str:
+    raise ValueError("for the middleware to catch")
+
+
+def test_route_middleware_catching_the_endpoint_error_answers_alone(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App()
+    app.add(Route("/", _raise_value_error, middleware=[Middleware(_CatchValueError)]))
+    sent = run_app(app, http_scope("/"))
+    # One start: the error reached the middleware unanswered (no 500 went out first).
+    assert [message.get("status") for message in sent] == [418, None]
+
+
+def test_mount_middleware_catching_an_inner_error_answers_alone(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App()
+    app.add(
+        Mount(
+            "/m", routes=[Route("/", _raise_value_error)], middleware=[Middleware(_CatchValueError)]
+        )
+    )
+    sent = run_app(app, http_scope("/m/"))
+    assert [message.get("status") for message in sent] == [418, None]
+
+
+def test_route_function_middleware_sees_a_client_disconnect_as_nothing_to_answer(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    async def pass_through(request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+    async def gone(request: Request) -> str:
+        raise ClientDisconnect()
+
+    app = App()
+    middleware = [Middleware(FunctionMiddleware, dispatch=pass_through)]
+    app.add(Route("/", gone, methods=["POST"], middleware=middleware))
+    assert run_app(app, http_scope("/", method="POST")) == []
+
+
+class _Picky(Convertor):
+    regex = "[a-z]+"
+
+    def convert(self, value: str) -> str:
+        if value == "bad":
+            raise HTTPException(422, "bad slug")
+        if value == "boom":
+            raise LookupError("the convertor failed")
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+@pytest.mark.parametrize(("path", "status"), [("/s/bad", 422), ("/s/boom", 409)])
+def test_an_error_raised_while_matching_gets_the_handlers_inside_user_middleware(
+    path: str, status: int
+) -> None:
+    register_convertor("answering_picky", _Picky())
+    app = App(
+        exception_handlers={
+            422: lambda request, exc: PlainTextResponse("handled", 422),
+            LookupError: lambda request, exc: PlainTextResponse("handled", 409),
+        },
+        middleware=[Middleware(HeaderMiddleware, "user")],
+    )
+    app.get("/s/{slug:answering_picky}")(lambda slug: slug)
+    response = TestClient(app).get(path)
+    assert (response.status_code, response.text) == (status, "handled")
+    assert response.headers["x-order"] == "user"
+
+
+def test_call_next_takes_a_request_subclass_that_skips_its_init() -> None:
+    class LazyRequest(Request):
+        def __init__(self, scope: Scope, receive: Receive) -> None:
+            self.scope = scope
+            self._receive = receive
+
+    async def swap(request: Request, call_next: CallNext) -> Response:
+        return await call_next(LazyRequest(request.scope, request.receive))
+
+    app = App()
+    app.middleware("http")(swap)
+    app.get("/")(lambda: "ok")
+    assert TestClient(app).get("/").text == "ok"
 
 
 def test_a_host_app_failing_before_its_start_gets_the_handlers_inside_the_middleware() -> None:
