@@ -9,10 +9,12 @@ request, and nothing added to the scope on that path.
 
 Route and mount middleware must see such errors as exceptions, as they did when the
 handlers were a layer outside them: a middleware that catches one and answers by itself
-must not find a 500 already sent. So a route or mount with middleware puts the App in
-the scope under ``OUTSIDE_KEY`` and answers on its way out (``answer_error``); code inside
-it answers with ``answer_in_place``, which then re-raises. Without an App in the scope
-(a bare Router, another framework's app) the error propagates, and so does a websocket's.
+must not find a 500 already sent. So a route with middleware runs its endpoint without
+answering (``Route._serve(..., answer_errors=False)``) and answers on its way out, and a
+mount with middleware puts the App under ``OUTSIDE_KEY`` in its child scope: everything
+inside, nested mounts and hosts included, re-raises (``answer_in_place``), and the mount
+answers with the scope it was given. Without an App in the scope (a bare Router, another
+framework's app) the error propagates, and so does a websocket's.
 """
 
 from typing import Protocol
@@ -20,7 +22,7 @@ from typing import Protocol
 from microasgi.resolution import Resolution, send_resolution
 from microasgi.types import Receive, Scope, Send
 
-# The App whose errors are answered further out, by a route or mount with middleware.
+# In a mount's child scope: the App whose errors that mount, having middleware, answers.
 OUTSIDE_KEY = "microasgi.errors_answered_outside"
 
 
@@ -39,8 +41,8 @@ async def answer_error(exc: Exception, scope: Scope, receive: Receive, send: Sen
 
 
 async def answer_in_place(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-    """``answer_error``, unless route or mount middleware between here and the App's own
-    middleware answers it on its way out (``OUTSIDE_KEY``): then raise it."""
+    """``answer_error``, unless a mount with middleware, between here and the App's own
+    middleware, answers it on its way out (``OUTSIDE_KEY``): then raise it."""
     app = scope.get("app")
     if app is None or scope.get(OUTSIDE_KEY) is app:
         raise exc

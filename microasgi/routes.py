@@ -15,7 +15,7 @@ from microasgi._routetable import (
     compile_path,
     param_converter,
 )
-from microasgi.answering import OUTSIDE_KEY, answer_error, answer_in_place
+from microasgi.answering import answer_in_place
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -130,25 +130,32 @@ class _EndpointRoute(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
         self._enter(scope, params)
-        # The endpoint's errors reach the route middleware as exceptions; answered here.
-        scope[OUTSIDE_KEY] = scope.get("app")
         # Route middleware may answer by itself: watch its sends for the error handlers.
+        # The endpoint's errors reach it as exceptions (_run_endpoint); answered here, unless
+        # a mount's middleware further out answers them.
         try:
             await StartTracker(send).run(self.app, scope, receive)
         except Exception as exc:
-            await answer_error(exc, scope, receive, send)
+            await answer_in_place(exc, scope, receive, send)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The innermost app behind route middleware: the route's own params from the scope."""
         path_params = scope["path_params"]
         params = {name: path_params[name] for name in self.compiled.param_convertors}
-        await self._serve(scope, receive, send, params, None)
+        await self._serve(scope, receive, send, params, None, answer_errors=False)
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: Params,
+        rest: str | None,
+        answer_errors: bool = True,
     ) -> None:
         """Run the endpoint and send its response (the router calls this directly when
-        the route has no middleware)."""
+        the route has no middleware). ``answer_errors``: answer the endpoint's errors
+        with the App's handlers here; False behind route middleware, which must see them."""
         raise NotImplementedError
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
@@ -230,7 +237,13 @@ class Route(_EndpointRoute):
         return response, receive, request
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: Params,
+        rest: str | None,
+        answer_errors: bool = True,
     ) -> None:
         # _enter(), inlined on the hot path (no route middleware, no function middleware).
         outer = scope.get("path_params")
@@ -273,6 +286,8 @@ class Route(_EndpointRoute):
             else:
                 await StartTracker(send).run(response, scope, receive)
         except Exception as exc:
+            if not answer_errors:
+                raise
             # The exception layer's handlers answer here, not in a coroutine of their own.
             await answer_in_place(exc, scope, receive, send)
         finally:
@@ -326,7 +341,13 @@ class WebSocketRoute(_EndpointRoute):
         self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: Params,
+        rest: str | None,
+        answer_errors: bool = True,
     ) -> None:
         self._enter(scope, params)
         websocket = WebSocket(scope, receive, send)
@@ -380,7 +401,7 @@ class Host(BaseRoute):
             else:
                 await StartTracker(send).run(self.app, scope, receive)
         except Exception as exc:
-            await answer_error(exc, scope, receive, send)
+            await answer_in_place(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         host_names = self.compiled.param_convertors.keys()

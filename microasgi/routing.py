@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from microasgi._routetable import RouteTable, compile_path, param_converter
-from microasgi.answering import OUTSIDE_KEY, answer_error, answer_in_place
+from microasgi.answering import OUTSIDE_KEY, answer_in_place
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -110,7 +110,8 @@ class Mount(BaseRoute):
             else:
                 await self.app(child, receive, send)
         except Exception as exc:
-            await answer_error(exc, scope, receive, send)
+            # With the incoming scope: a mount's middleware further out may answer it.
+            await answer_in_place(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         mount_names = self.compiled.param_convertors.keys()

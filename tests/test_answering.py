@@ -195,3 +195,30 @@ def test_a_websocket_failing_before_accept_in_a_mount_gets_no_http_answer() -> N
     # The error reaches the server as it is; no HTTP response goes out on the websocket.
     with pytest.raises(LookupError), TestClient(app).websocket_connect("/m/ws"):
         pass
+
+
+def test_an_error_through_an_inner_mount_reaches_the_outer_mount_middleware_unanswered(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App()
+    inner = Mount("/b", routes=[Route("/x", _raise_value_error)])
+    app.add(Mount("/a", routes=[inner], middleware=[Middleware(_CatchValueError)]))
+    sent = run_app(app, http_scope("/a/b/x"))
+    assert [message.get("status") for message in sent] == [418, None]
+
+
+def test_call_next_after_a_route_with_middleware_still_gets_the_handlers() -> None:
+    def handled(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("handled", status_code=409)
+
+    async def twice(request: Request, call_next: CallNext) -> Response:
+        await call_next(request)  # a route with middleware, left paused at its start
+        request.scope["path"], request.scope["raw_path"] = "/broken", b"/broken"
+        return await call_next(request)
+
+    app = App(exception_handlers={ValueError: handled})
+    app.add(Route("/first", lambda: "first", middleware=[Middleware(HeaderMiddleware, "r")]))
+    app.add(Route("/broken", _raise_value_error))
+    app.middleware("http")(twice)
+    response = TestClient(app).get("/first")
+    assert (response.status_code, response.text) == (409, "handled")
