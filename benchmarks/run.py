@@ -126,7 +126,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     part.add_argument("--no-server", action="store_true", help="only the in-process part")
     parser.add_argument("--rounds", type=int, default=5, help="in-process rounds")
     parser.add_argument(
-        "--server-rounds", type=int, default=3, help="measurements per server app (median taken)"
+        "--server-rounds", type=int, default=5, help="measurements per server app (median taken)"
     )
     parser.add_argument(
         "--duration", type=float, default=3.0, help="seconds of load per server measurement"
