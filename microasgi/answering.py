@@ -12,7 +12,7 @@ handlers were a layer outside them: a middleware that catches one and answers by
 must not find a 500 already sent. So a route with middleware runs its endpoint without
 answering (``Route._serve(..., answer_errors=False)``) and answers on its way out, and a
 mount with middleware puts the App under ``OUTSIDE_KEY`` in its child scope: everything
-inside, nested mounts and hosts included, re-raises (``answer_in_place``), and the mount
+inside, nested mounts and hosts included, re-raises (``answer_error``), and the mount
 answers with the scope it was given. Without an App in the scope (a bare Router, another
 framework's app) the error propagates, and so does a websocket's.
 """
@@ -32,21 +32,15 @@ class ExceptionLayer(Protocol):
 
 
 async def answer_error(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer ``exc`` with the exception layer of ``scope["app"]``; without one, or for a
-    websocket (the handlers answer HTTP only), raise it."""
-    layer: ExceptionLayer | None = getattr(scope.get("app"), "exception_layer", None)
-    if layer is None or scope["type"] != "http":
+    """Answer ``exc`` with the exception layer of ``scope["app"]``. Raise it instead when
+    there is none, for a websocket (the handlers answer HTTP only), and when a mount with
+    middleware, between here and the App's own middleware, answers it on its way out
+    (``OUTSIDE_KEY``)."""
+    app = scope.get("app")
+    layer: ExceptionLayer | None = getattr(app, "exception_layer", None)
+    if layer is None or scope["type"] != "http" or scope.get(OUTSIDE_KEY) is app:
         raise exc
     await layer.answer(exc, scope, receive, send)
-
-
-async def answer_in_place(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-    """``answer_error``, unless a mount with middleware, between here and the App's own
-    middleware, answers it on its way out (``OUTSIDE_KEY``): then raise it."""
-    app = scope.get("app")
-    if app is None or scope.get(OUTSIDE_KEY) is app:
-        raise exc
-    await answer_error(exc, scope, receive, send)
 
 
 async def send_answered(
@@ -54,10 +48,10 @@ async def send_answered(
 ) -> None:
     """The ASGI app (bind ``outcome`` with ``functools.partial``) that sends what a
     router's ``resolve`` gave as its route would have: an error it raised, or a response
-    that failed before its start, answered with ``answer_in_place``."""
+    that failed before its start, answered with ``answer_error``."""
     try:
         if isinstance(outcome, Exception):
             raise outcome
         await send_resolution(outcome, scope, receive, send)
     except Exception as exc:
-        await answer_in_place(exc, scope, receive, send)
+        await answer_error(exc, scope, receive, send)

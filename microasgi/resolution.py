@@ -46,8 +46,7 @@ async def send_resolution(
     resolution: Resolution, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Send a resolved response as its route would have (an error after its start is
-    marked), then close the endpoint's form: the app stepped for a response that may fail
-    before its start when no layer answers errors."""
+    marked), then close the endpoint's form."""
     try:
         await send_response(resolution[0], scope, resolution[1], send)
     finally:

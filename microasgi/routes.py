@@ -15,7 +15,7 @@ from microasgi._routetable import (
     compile_path,
     param_converter,
 )
-from microasgi.answering import answer_in_place
+from microasgi.answering import answer_error
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -136,7 +136,7 @@ class _EndpointRoute(BaseRoute):
         try:
             await StartTracker(send).run(self.app, scope, receive)
         except Exception as exc:
-            await answer_in_place(exc, scope, receive, send)
+            await answer_error(exc, scope, receive, send)
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The innermost app behind route middleware: the route's own params from the scope."""
@@ -289,7 +289,7 @@ class Route(_EndpointRoute):
             if not answer_errors:
                 raise
             # The exception layer's handlers answer here, not in a coroutine of their own.
-            await answer_in_place(exc, scope, receive, send)
+            await answer_error(exc, scope, receive, send)
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
             if request is not None and request._form is not None:
@@ -401,7 +401,7 @@ class Host(BaseRoute):
             else:
                 await StartTracker(send).run(self.app, scope, receive)
         except Exception as exc:
-            await answer_in_place(exc, scope, receive, send)
+            await answer_error(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         host_names = self.compiled.param_convertors.keys()

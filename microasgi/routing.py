@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from microasgi._routetable import RouteTable, compile_path, param_converter
-from microasgi.answering import OUTSIDE_KEY, answer_in_place
+from microasgi.answering import OUTSIDE_KEY, answer_error
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -111,7 +111,7 @@ class Mount(BaseRoute):
                 await self.app(child, receive, send)
         except Exception as exc:
             # With the incoming scope: a mount's middleware further out may answer it.
-            await answer_in_place(exc, scope, receive, send)
+            await answer_error(exc, scope, receive, send)
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         mount_names = self.compiled.param_convertors.keys()
@@ -474,7 +474,7 @@ class Router(RouteRegistry):
                 return self._dispatch_host_first(scope, receive, send)
             return self._dispatch_path(scope, receive, send)
         except Exception as exc:  # raised while matching (a convertor): the handlers'
-            return answer_in_place(exc, scope, receive, send)
+            return answer_error(exc, scope, receive, send)
 
     def _dispatch_path(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         scope_type = scope["type"]
@@ -630,7 +630,7 @@ async def _refuse(
     """A 404 or 405: an HTTPException for the handlers when under an App (or another
     framework, which hears it raised), else answered here in plain text."""
     if "app" in scope:
-        await answer_in_place(HTTPException(status, headers=headers), scope, receive, send)
+        await answer_error(HTTPException(status, headers=headers), scope, receive, send)
         return
     response = PlainTextResponse(HTTPStatus(status).phrase, status_code=status, headers=headers)
     await response(scope, receive, send)
