@@ -29,38 +29,32 @@ SCENARIO_LABELS = [
 ]
 
 
-def test_smoke_mode_checks_every_scenario_and_exits_zero() -> None:
+def _smoke(*arguments: str) -> tuple[subprocess.CompletedProcess[str], list[str], str]:
+    """Run the smoke mode with ``arguments``: the process, its table's row labels, and
+    everything it printed (for assertion messages)."""
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke"],
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
     rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
     labels = [row.split("|")[1].strip() for row in rows[1:]]
+    return completed, labels, completed.stdout + completed.stderr
+
+
+def test_smoke_mode_checks_every_scenario_and_exits_zero() -> None:
+    completed, labels, output = _smoke()
+    assert completed.returncode == 0, output
     assert labels == SCENARIO_LABELS, output
     assert "ERROR" not in completed.stdout, output
 
 
 def test_only_runs_the_scenarios_matching_any_comma_separated_word() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "-k", "json,streaming"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    output = completed.stdout + completed.stderr
+    completed, labels, output = _smoke("-k", "json,streaming")
     assert completed.returncode == 0, output
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
-    labels = [row.split("|")[1].strip() for row in rows[1:]]
     assert labels == ["JSON GET /users/{id:int}", "streaming 10 x 1 KB"], output
 
 
