@@ -222,3 +222,13 @@ def test_call_next_after_a_route_with_middleware_still_gets_the_handlers() -> No
     app.middleware("http")(twice)
     response = TestClient(app).get("/first")
     assert (response.status_code, response.text) == (409, "handled")
+
+
+def test_an_error_through_a_host_reaches_the_outer_mount_middleware_unanswered(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = App()
+    host = Host("testserver", Router([Route("/x", _raise_value_error)]))
+    app.add(Mount("/a", routes=[host], middleware=[Middleware(_CatchValueError)]))
+    sent = run_app(app, http_scope("/a/x"))
+    assert [message.get("status") for message in sent] == [418, None]
