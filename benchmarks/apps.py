@@ -216,7 +216,51 @@ async def _stream_chunks() -> AsyncIterator[bytes]:
         yield STREAM_CHUNK
 
 
+# The second style users write as often: the endpoint takes ``request: Request``, reads
+# ``request.path_params``, and returns an explicit response. Its scenarios end in this.
+REQUEST_STYLE = "_request"
+
+
+def microasgi_request_style_app(key: str) -> App:
+    app = App()
+    if key == "plaintext":
+
+        @app.get("/")
+        async def plaintext(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(PLAINTEXT)
+
+    elif key == "json":
+
+        @app.get("/users/{user_id:int}")
+        async def user(request: Request) -> JSONResponse:
+            return JSONResponse(user_payload(request.path_params["user_id"]))
+
+    elif key == "streaming":
+
+        @app.get("/stream")
+        async def stream(request: Request) -> StreamingResponse:
+            return StreamingResponse(_stream_chunks(), media_type="text/plain")
+
+    elif key == "function_middleware":
+
+        @app.get("/")
+        async def home(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(PLAINTEXT)
+
+        @app.middleware("http")
+        async def pass_through(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            return await call_next(request)
+
+    else:
+        raise ValueError(f"No request-style app for {key!r}.")
+    return app
+
+
 def microasgi_app(key: str, file_path: Path) -> App:
+    if key.endswith(REQUEST_STYLE):
+        return microasgi_request_style_app(key.removesuffix(REQUEST_STYLE))
     app = App()
     if key in ("plaintext", "asgi_middleware", "function_middleware"):
 
@@ -322,6 +366,7 @@ def make_microasgi_server_app() -> App:
 def starlette_app(key: str, file_path: Path) -> ASGIApp:
     if not starlette_installed():
         raise AppUnavailable("starlette is not installed")
+    key = key.removesuffix(REQUEST_STYLE)  # Starlette endpoints always take the request
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -429,6 +474,7 @@ def build_app(framework: Framework, key: str, file_path: Path) -> ASGIApp:
         # The floor of a function middleware is one plain pass-through layer.
         "function_middleware": PassThroughMiddleware(raw_plaintext),
     }
+    key = key.removesuffix(REQUEST_STYLE)  # the floor is the same for both styles
     if key in raw:
         return raw[key]
     if key.startswith("routes"):

@@ -25,6 +25,10 @@ SCENARIO_LABELS = [
     "plaintext + 1 function middleware",
     "streaming 10 x 1 KB",
     "websocket echo (per message)",
+    "plaintext GET / (request style)",
+    "JSON GET /users/{id:int} (request style)",
+    "plaintext + 1 function middleware (request style)",
+    "streaming 10 x 1 KB (request style)",
     "file download 1 MB",
 ]
 
@@ -55,7 +59,12 @@ def test_smoke_mode_checks_every_scenario_and_exits_zero() -> None:
 def test_only_runs_the_scenarios_matching_any_comma_separated_word() -> None:
     completed, labels, output = _smoke("-k", "json,streaming")
     assert completed.returncode == 0, output
-    assert labels == ["JSON GET /users/{id:int}", "streaming 10 x 1 KB"], output
+    assert labels == [
+        "JSON GET /users/{id:int}",
+        "streaming 10 x 1 KB",
+        "JSON GET /users/{id:int} (request style)",
+        "streaming 10 x 1 KB (request style)",
+    ], output
 
 
 def test_middleware_overhead_pairs_the_chunks_of_each_turn() -> None:
