@@ -22,7 +22,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from microasgi.types import Message, Receive
+from microasgi.types import Message, Receive, Scope
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -145,34 +145,74 @@ def _asyncio_cancel_scope() -> anyio.CancelScope:
     return factory()
 
 
-async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[None]]) -> None:
-    """Run ``func()``; cancel it when ``http.disconnect`` arrives.
+@functools.lru_cache(maxsize=16)
+def _spec_at_least_2_4(spec_version: str) -> bool:
+    major, _, rest = spec_version.partition(".")
+    minor = rest.partition(".")[0]
+    if not (major.isdigit() and minor.isdigit() and len(major) < 4 and len(minor) < 4):
+        return False  # unparsable: assume an old server, which only receive() tells
+    return (int(major), int(minor)) >= (2, 4)
 
-    Before ASGI spec 2.4 a server drops what is sent after the client left, so the
-    only way to notice is receive(), read by a watcher task. That task costs more than
-    a short response itself, so on asyncio it starts only once this task lets the event
-    loop run (a callback scheduled now runs then): a response whose work never waits
-    is done before anyone could have noticed a disconnect. Messages other than the
-    disconnect (the unread rest of the request body) are dropped. An error from
-    ``func`` or ``receive`` is raised as it is, not wrapped in an ExceptionGroup.
+
+def send_raises_on_disconnect(scope: Scope) -> bool:
+    """Whether the server speaks ASGI spec 2.4 or later, whose ``send()`` raises ``OSError``
+    once the client is gone. The one place that reads ``scope["asgi"]["spec_version"]``:
+    a missing or malformed version counts as 2.0."""
+    asgi = scope.get("asgi")
+    version = asgi.get("spec_version") if isinstance(asgi, dict) else None
+    return isinstance(version, str) and _spec_at_least_2_4(version)
+
+
+# How many messages a loop that sends may send without letting the event loop run.
+PACE_MESSAGES = 64
+
+
+async def let_loop_run() -> None:
+    """Let the event loop run once (a checkpoint, where cancellation is delivered).
+
+    Senders call it once every ``PACE_MESSAGES`` messages. A stream whose source never
+    awaits, sent to a server whose ``send()`` never waits, would otherwise hold the loop
+    forever: the server could not even learn that the client left, and every other
+    connection of the worker would starve. A counter, not a clock: a short response
+    never pays for it.
     """
+    await anyio.lowlevel.checkpoint()
+
+
+async def run_until_disconnect(
+    scope: Scope, receive: Receive, func: Callable[[], Awaitable[None]]
+) -> bool:
+    """Run ``func()``, which sends a response body; cancel it when the client leaves.
+
+    Returns True when the client left first. The one disconnect watcher of the package.
+    On ASGI 2.4 and later ``send()`` raises ``OSError`` once the client is gone, so no
+    watcher runs: the sender stops on that error. Before 2.4 only receive() tells, read
+    by a watcher task. That task costs more than a short response itself, so on asyncio
+    it starts only once this task lets the event loop run (a callback scheduled now runs
+    then): a response whose work never waits is done before anyone could have noticed a
+    disconnect. Messages other than the disconnect (the unread rest of the request body)
+    are dropped. An error from ``func`` or ``receive`` is raised as it is, not wrapped in
+    an ExceptionGroup.
+    """
+    if send_raises_on_disconnect(scope):
+        await func()
+        return False
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # another anyio backend (trio): a task group
-        await _run_until_disconnect_in_task_group(receive, func)
-        return
+        return await _run_until_disconnect_in_task_group(receive, func)
     errors: list[Exception] = []
     # The scope opens before func runs, so cancel scopes func's work opens nest inside it.
-    scope = _asyncio_cancel_scope()
+    body_scope = _asyncio_cancel_scope()
     watcher: asyncio.Task[None] | None = None
 
     def start_watching() -> None:
         nonlocal watcher
-        watcher = loop.create_task(_read_until_disconnect(receive, errors, scope.cancel))
+        watcher = loop.create_task(_read_until_disconnect(receive, errors, body_scope.cancel))
 
     first_wait = loop.call_soon(start_watching)
     try:
-        with scope:
+        with body_scope:
             await func()
     except Exception as exc:
         errors.append(exc)
@@ -182,6 +222,7 @@ async def run_until_disconnect(receive: Receive, func: Callable[[], Awaitable[No
             watcher.cancel()  # done with the response: stop reading receive()
     if errors:
         raise errors[0]
+    return body_scope.cancelled_caught
 
 
 async def _read_until_disconnect(
@@ -198,12 +239,16 @@ async def _read_until_disconnect(
 
 async def _run_until_disconnect_in_task_group(
     receive: Receive, func: Callable[[], Awaitable[None]]
-) -> None:
+) -> bool:
     errors: list[Exception] = []
+    disconnected = anyio.Event()
+
+    def on_disconnect() -> None:
+        disconnected.set()
+        task_group.cancel_scope.cancel()
+
     async with anyio.create_task_group() as task_group:
-        task_group.start_soon(
-            _read_until_disconnect, receive, errors, task_group.cancel_scope.cancel
-        )
+        task_group.start_soon(_read_until_disconnect, receive, errors, on_disconnect)
         try:
             await func()
         except Exception as exc:
@@ -211,3 +256,4 @@ async def _run_until_disconnect_in_task_group(
         task_group.cancel_scope.cancel()
     if errors:
         raise errors[0]
+    return disconnected.is_set()

@@ -1,10 +1,14 @@
 """App: a router, the lifespan, and the middleware stack, built once before serving.
 
-The stack, outermost first: ServerErrorMiddleware (the guard) -> user middleware
--> Router. The exception handlers (the App's ``exception_layer``) are not a layer:
-the routes answer errors with them where they are raised, found through
-``scope["app"]`` (microasgi.answering). Lifespan scopes don't go through the stack:
-the App answers them itself.
+The stack is the user middleware (the first listed outermost) around the router's
+``dispatch``, built at lifespan startup (or by the first request when the server runs
+no lifespan), so a bad middleware option fails the startup with its own error.
+``App.__call__`` is also the guard: for an HTTP request it watches the server's send to
+know whether the response started, and answers what escapes the stack
+(``answering.answer_escaped``): the one place an unhandled error becomes a 500. A
+mounted App leaves that to the outermost App. The exception handlers are not a layer:
+routes answer handled errors with them where they are raised, found through
+``scope["app"].handlers`` (``microasgi.answering``).
 """
 
 import functools
@@ -12,15 +16,23 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from microasgi.answering import answer_error
+from microasgi.answering import (
+    ExceptionHandler,
+    ExceptionHandlers,
+    HandlerKey,
+    answer_escaped,
+)
 from microasgi.datastructures import State, URLPath
 from microasgi.lifespan import LifespanFactory, lifespan_context, serve_lifespan
 from microasgi.middleware import Middleware, build_stack
-from microasgi.middleware.errors import ServerErrorMiddleware
-from microasgi.middleware.exceptions import ExceptionHandler, ExceptionMiddleware, HandlerKey
 from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
-from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY
-from microasgi.responses import note_sent
+from microasgi.requests import MAX_MESSAGE_SIZE_KEY
+from microasgi.responsestate import (
+    RESPONSE_STATE_KEY,
+    ResponseState,
+    note_sent,
+    records_own_start,
+)
 from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
@@ -43,9 +55,6 @@ class App(RouteRegistry):
         max_body_size: bytes a request body may have (413 past it); None lifts it.
         max_message_size: bytes one websocket message may have (close 1009); None lifts it.
     """
-
-    # Errors escaping the App after a response started carry mark_response_started.
-    marks_response_errors = True
 
     def __init__(
         self,
@@ -72,11 +81,10 @@ class App(RouteRegistry):
         self._startup_hooks: list[Callable[[], Any]] = list(on_startup or ())
         self._shutdown_hooks: list[Callable[[], Any]] = list(on_shutdown or ())
         self._stack: ASGIApp | None = None
-        # Built with the stack. Routes answer errors with it where they are raised, found
-        # through scope["app"] (microasgi.answering): no exception layer coroutine runs.
-        self.exception_layer: ExceptionMiddleware | None = None
-        self._dispatch: ASGIApp | None = None
-        self._guard: ServerErrorMiddleware | None = None
+        self._stack_records_start = False
+        # Routes answer handled errors with these where they are raised, found through
+        # scope["app"] (microasgi.answering); rebuilt with the stack, to take its debug.
+        self.handlers = ExceptionHandlers(self.exception_handlers, debug)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -85,76 +93,68 @@ class App(RouteRegistry):
     # ASGI --------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["app"] = self
         scope_type = scope["type"]
+        outer = scope.get("app")
+        scope["app"] = self
+        if scope_type == "lifespan":
+            await serve_lifespan(self.lifespan_context, scope, receive, send)
+            return
         stack = self._stack
         if stack is None:
-            stack = self._stack = self.build_middleware_stack()
+            stack = self._build_stack()
         if scope_type == "http":
-            if MAX_BODY_SIZE_KEY not in scope:
-                scope[MAX_BODY_SIZE_KEY] = self.max_body_size
-            guard = self._guard
-            if stack is guard and guard is not None:  # ServerErrorMiddleware.__call__, inlined
-                started = [False]
-                # watch_start(send, started), inlined
-                watched = functools.partial(note_sent, started, send) if guard.watch_sends else send
+            if outer is None or not isinstance(outer, App):
+                # The guard: answer what escapes the stack, unless the server had a message.
+                state: ResponseState = [False]
+                if self._stack_records_start:
+                    scope[RESPONSE_STATE_KEY] = state
+                    sent = send
+                else:
+                    # recording_send(state, send), inlined: user middleware sends as it likes.
+                    sent = functools.partial(note_sent, state, send)
                 try:
-                    await guard.app(scope, receive, watched)
+                    await stack(scope, receive, sent)
                 except Exception as exc:
-                    await guard.answer(exc, started[0], scope, receive, send)
-                return
-            if stack is self._dispatch:
-                # No user middleware: what escapes the router (an error raised while
-                # matching) is the exception layer's; ExceptionMiddleware.__call__, inlined.
-                try:
-                    await stack(scope, receive, send)
-                except Exception as exc:
-                    await answer_error(exc, scope, receive, send)
+                    await answer_escaped(exc, state[0], scope, receive, send)
                 return
         elif scope_type == "websocket":
             if MAX_MESSAGE_SIZE_KEY not in scope:
                 scope[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
-        elif scope_type == "lifespan":
-            await serve_lifespan(self.lifespan_context, scope, receive, send)
-            return
         else:
             raise ValueError(
                 f"Unsupported ASGI scope type {scope_type!r}: "
                 "microasgi serves 'http', 'websocket' and 'lifespan'."
             )
-        # A websocket, or a stack a subclass wrapped: as it is.
+        # A websocket (its endpoint closes the connection on errors itself), or an App
+        # mounted in another, whose guard answers what escapes this one.
         await stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Fold the stack: guard, user middleware, router.
+        """Fold the user middleware around the router's dispatch (its bound method, not
+        the router: one coroutine frame less per request). A subclass may wrap it."""
+        self.handlers = ExceptionHandlers(self.exception_handlers, self.debug)
+        return build_stack(self.router.dispatch, self.user_middleware)
 
-        The exception layer is not a layer of the stack: the router's routes answer
-        errors with it where they are raised (``microasgi.answering``).
-        """
-        router = self.router
-        self.exception_layer = ExceptionMiddleware(
-            router.dispatch, self.exception_handlers, debug=self.debug
-        )
-        # The router's dispatch, not the router: one coroutine frame less per request.
-        self._dispatch = router.dispatch
-        self._guard = None
-        if not self.user_middleware:
-            # The routes answer every error they let escape (or the response had
-            # started), so without user middleware the guard would have nothing to do.
-            return self._dispatch
-        stack = build_stack(self._dispatch, self.user_middleware)
-        marking = all(
-            getattr(spec.cls, "marks_response_errors", False) for spec in self.user_middleware
-        )
-        self._guard = ServerErrorMiddleware(stack, debug=self.debug, watch_sends=not marking)
-        return self._guard
+    def _build_stack(self) -> ASGIApp:
+        stack = self._stack
+        if stack is None:
+            stack = self.build_middleware_stack()
+            # The router, or middleware that records its own start: it talks to the
+            # server directly and keeps the response record (microasgi.responsestate).
+            self._stack_records_start = stack == self.router.dispatch or records_own_start(stack)
+            self._stack = stack
+        return stack
+
+    async def _build_stack_at_startup(self) -> None:
+        self._build_stack()
 
     def lifespan_context(self) -> AbstractAsyncContextManager[dict[str, Any]]:
         """This app's startup/shutdown, with those of the Apps mounted in it, in mount order."""
         children = [app.lifespan_context for app in _mounted_apps(self.router.routes)]
-        return lifespan_context(
-            self, self._lifespan, self._startup_hooks, self._shutdown_hooks, children
-        )
+        # The stack first: a middleware that cannot be built fails the startup, not
+        # every request.
+        startup = [self._build_stack_at_startup, *self._startup_hooks]
+        return lifespan_context(self, self._lifespan, startup, self._shutdown_hooks, children)
 
     # Middleware and handlers -----------------------------------------------------------
 

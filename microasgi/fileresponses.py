@@ -20,10 +20,11 @@ from urllib.parse import quote
 
 import anyio
 
-from microasgi._concurrency import run_in_threadpool
+from microasgi._concurrency import run_in_threadpool, run_until_disconnect
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import Headers
 from microasgi.responses import Response, encode_header
+from microasgi.responsestate import note_start, records_its_start
 from microasgi.types import Message, RawHeaders, Receive, Scope, Send
 
 CHUNK_SIZE = 64 * 1024
@@ -169,6 +170,7 @@ def make_etag(stat_result: os.stat_result) -> str:
     return f'"{stat_result.st_mtime_ns:x}-{stat_result.st_size:x}"'
 
 
+@records_its_start
 class FileResponse(Response):
     """Send the file at ``path``, honouring conditional and range requests.
 
@@ -247,6 +249,7 @@ class FileResponse(Response):
             ]
             if decision.status == 416:
                 raw += [(b"content-range", f"bytes */{size}".encode()), (b"content-length", b"0")]
+            note_start(scope)
             await send({"type": "http.response.start", "status": decision.status, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
         elif len(decision.spans) > 1:
@@ -257,6 +260,7 @@ class FileResponse(Response):
                 status, (first, last) = 206, decision.spans[0]
                 raw.append((b"content-range", f"bytes {first}-{last}/{size}".encode()))
             raw.append((b"content-length", str(last - first + 1).encode()))
+            note_start(scope)
             await send({"type": "http.response.start", "status": status, "headers": raw})
             if not with_body:
                 await send({"type": "http.response.body", "body": b""})
@@ -295,6 +299,7 @@ class FileResponse(Response):
             (b"content-type", f"multipart/byteranges; boundary={boundary}".encode()),
             (b"content-length", str(length).encode()),
         ]
+        note_start(scope)
         await send({"type": "http.response.start", "status": 206, "headers": raw})
         if with_body:
             await _until_disconnect(
@@ -335,33 +340,15 @@ async def _until_disconnect(
     scope: Scope, receive: Receive, send: Send, sending: Callable[[Send], Awaitable[None]]
 ) -> None:
     """Run ``sending(send)``, stopping quietly if the client leaves first."""
-    version: str = scope.get("asgi", {}).get("spec_version", "2.0")
-    major, _, minor = version.partition(".")
-    if (int(major), int(minor or 0)) >= (2, 4):
-        # ASGI 2.4: send() raises OSError once the client is gone.
-        async def checked_send(message: Message) -> None:
-            try:
-                await send(message)
-            except OSError as exc:
-                raise _ClientGone() from exc
 
-        with contextlib.suppress(_ClientGone):
-            await sending(checked_send)
-        return
-    # Before 2.4 only receive() tells: watch it beside the body and cancel the body.
-    watching, body = anyio.CancelScope(), anyio.CancelScope()
+    async def checked_send(message: Message) -> None:
+        try:
+            await send(message)
+        except OSError as exc:  # ASGI 2.4: send() raises once the client is gone
+            raise _ClientGone() from exc
 
-    async def watch_for_disconnect() -> None:
-        with watching:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            body.cancel()
-
-    async with anyio.create_task_group() as task_group:
-        task_group.start_soon(watch_for_disconnect)
-        with body:
-            await sending(send)
-        watching.cancel()
+    with contextlib.suppress(_ClientGone):
+        await run_until_disconnect(scope, receive, functools.partial(sending, checked_send))
 
 
 def _part_head(boundary: str, media_type: bytes, span: Span, size: int) -> bytes:

@@ -58,6 +58,17 @@ def _unescape(match: re.Match[str]) -> str:
     return chr(int(octal, 8)) if octal else match[2]
 
 
+def body_size_limit(scope: Scope) -> int | None:
+    """The body limit of this request: a route's or mount's ``max_body_size`` (in the
+    scope under ``MAX_BODY_SIZE_KEY``), else the App's (None: no limit). Looked up when a
+    body is read, so that no request pays for storing it."""
+    if MAX_BODY_SIZE_KEY in scope:
+        limit: int | None = scope[MAX_BODY_SIZE_KEY]
+        return limit
+    app_limit: int | None = getattr(scope.get("app"), "max_body_size", None)
+    return app_limit
+
+
 def route_path(scope: Scope) -> str:
     """The part of ``scope["path"]`` left to route: the path minus ``root_path``.
 
@@ -183,6 +194,9 @@ class Request(HTTPConnection):
         self._stream_consumed = False
         self._pending = None
         self._form = None
+        # Whether form() parsed a form here, whose files close() must release: a caller
+        # skips awaiting close() for the many requests that read none.
+        self.holds_form = False
 
     @property
     def method(self) -> str:
@@ -202,7 +216,7 @@ class Request(HTTPConnection):
             HTTPException: 400 for a Content-Length that is not plain ASCII digits,
                 413 when it declares more than the limit (nothing is read).
         """
-        limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
+        limit = body_size_limit(self.scope)
         header = self.headers.get("content-length")
         if header is not None:
             # str.isdigit() alone accepts "١٢" and "²": only ASCII digits are HTTP digits.
@@ -326,8 +340,50 @@ class Request(HTTPConnection):
                 max_fields=max_fields,
                 max_part_size=max_part_size,
             )
+            self.holds_form = True
         form: FormData = self._form
         return form
+
+    def receive_for_next_app(self) -> Receive:
+        """The receive channel for an app that reads this body after this request did (the
+        app behind function middleware): the real channel when the body is untouched,
+        else one that replays what ``body()`` read or ``is_disconnected()`` took off it.
+
+        The channel it returns after ``stream()`` consumed the body raises RuntimeError:
+        nothing is left to replay.
+        """
+        receive = self._receive
+        if receive is None:
+            return self.receive  # raises: built without a channel
+        pending = self._pending
+        if pending:
+
+            async def replay_pending() -> Message:
+                return pending.pop(0) if pending else await receive()
+
+            return replay_pending
+        body = self._body
+        if body is not None:
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            return replay
+        if not self._stream_consumed:
+            return receive
+
+        async def consumed() -> Message:
+            raise RuntimeError(
+                "The middleware consumed the request body with stream(); use "
+                "await request.body() in middleware so the endpoint can read it again."
+            )
+
+        return consumed
 
     async def close(self) -> None:
         """Release what the request holds (the parsed form's temporary files)."""

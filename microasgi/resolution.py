@@ -3,33 +3,33 @@
 Function middleware normally runs the rest of the stack as an ASGI app, stepped by hand
 and paused at its response start. When the rest is microasgi's router, ``call_next`` asks
 it to *resolve* the request instead: route it, run the endpoint, and hand back the
-Response object it returned, unsent. The middleware then gets the very response the
-endpoint built, and no coroutine has to be paused or stepped.
+Response object it returned (or, for a handled error, its handler's response), unsent.
+The middleware then gets the very response the endpoint built, and no coroutine has to
+be paused or stepped.
 
 A router offering this has the class flag ``offers_resolution`` and
 ``resolve(scope, receive)``, an awaitable of:
 
-- a ``Resolution`` tuple: the endpoint's response, not sent yet;
+- a ``Resolution`` tuple: the response, not sent yet;
 - ``None``: the request is not on the shortcut (a route with its own middleware, a mount,
   a 404...); nothing has run, so the caller runs the router as an ASGI app.
 
-A resolution whose response sends its start before anything that can fail
-(``sends_start_first``) is handed over as it is. ``resolve`` raises what the endpoint
-raised; that error, or a resolution whose response may fail before its start, is sent
-with ``microasgi.answering.send_answered`` (the exception layer's handlers answer the
-error), which the caller runs the usual way (stepped). Matching is a plain call, so the
-shortcut costs no coroutine frame of the router's own.
+``resolve`` raises what the endpoint raised when no handler answers it (an unhandled
+error), exactly as the router would have let it propagate. Matching is a plain call, so
+the shortcut costs no coroutine frame of the router's own. ``Route._serve`` is
+``Route.resolve`` followed by sending the response, so both paths run one copy of the
+route's work.
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from microasgi.requests import Request
-from microasgi.responses import Response, send_response
-from microasgi.types import ASGIApp, Receive, Scope, Send
+from microasgi.responses import Response
+from microasgi.types import ASGIApp, Receive, Scope
 
-# (response, receive, request): the endpoint's response, not sent yet; the channel the
-# endpoint saw, which sending the response must use too (a stream watches it for the
+# (response, receive, request): the response, not sent yet; the channel the endpoint
+# saw, which sending the response must use too (a stream watches it for the
 # disconnect); the endpoint's Request (None when it took none), whose form is closed
 # once the response is sent. A plain tuple: one is built on every resolved request.
 Resolution = tuple[Response, Receive, Request | None]
@@ -38,19 +38,8 @@ Resolution = tuple[Response, Receive, Request | None]
 async def close_resolution(resolution: Resolution) -> None:
     """Close the form the endpoint read, if any (its spooled files go now)."""
     request = resolution[2]
-    if request is not None and request._form is not None:
+    if request is not None and request.holds_form:
         await request.close()
-
-
-async def send_resolution(
-    resolution: Resolution, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Send a resolved response as its route would have (an error after its start is
-    marked), then close the endpoint's form."""
-    try:
-        await send_response(resolution[0], scope, resolution[1], send)
-    finally:
-        await close_resolution(resolution)
 
 
 Resolver = Callable[[Scope, Receive], Awaitable[Resolution | None]]

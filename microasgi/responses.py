@@ -10,7 +10,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Container, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, formatdate
 from functools import cached_property, lru_cache
@@ -19,15 +19,18 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from microasgi._concurrency import (
+    PACE_MESSAGES,
     aclose_quietly,
     iterate_in_threadpool,
+    let_loop_run,
     run_until_disconnect,
 )
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
 from microasgi.datastructures import _encode_header as encode_header  # the one header checker
 from microasgi.requests import BODY_READ_KEY
-from microasgi.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+from microasgi.responsestate import note_start, records_its_start
+from microasgi.types import RawHeaders, Receive, Scope, Send
 
 __all__ = [
     "HTMLResponse",
@@ -60,80 +63,8 @@ _CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {
     for media in ("text/plain", "text/html", "application/json")
 }
 
-# Set on an exception once a response for the request has started (or may have): the
-# error handlers must then not send a second start. Marking the exception, rather than
-# wrapping every send to watch for the start, keeps the common request free of wrappers.
-_STARTED_MARK = "_microasgi_response_started"
 
-
-def mark_response_started(exc: BaseException) -> None:
-    """Record on ``exc`` that a response had started when it was raised."""
-    setattr(exc, _STARTED_MARK, True)
-
-
-def response_started(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised after a response started (see ``mark_response_started``)."""
-    return getattr(exc, _STARTED_MARK, False)
-
-
-async def send_response(response: "Response", scope: Scope, receive: Receive, send: Send) -> None:
-    """Send ``response``; an error after its start is marked (``mark_response_started``)."""
-    if response.sends_start_first:
-        try:
-            await response(scope, receive, send)
-        except BaseException as exc:
-            mark_response_started(exc)
-            raise
-    else:
-        await StartTracker(send).run(response, scope, receive)
-
-
-def note_sent(sent: list[bool], send: Send, message: Message) -> Awaitable[None]:
-    """Send ``message`` with ``send``, setting ``sent[0]``: bind the first two arguments
-    with ``functools.partial`` to get a watched send (see ``watch_start``)."""
-    sent[0] = True
-    return send(message)
-
-
-def watch_start(send: Send, started: list[bool]) -> Send:
-    """``send``, setting ``started[0]`` once a message goes through.
-
-    Any message counts as the response's start: over HTTP the first one must be
-    ``http.response.start``, and after one that was not, the server has already failed
-    the response. A ``functools.partial`` of ``note_sent`` is the cheapest wrapper there
-    is: built in C, no closure cells, and no check per message.
-    """
-    return functools.partial(note_sent, started, send)
-
-
-class StartTracker:
-    """Wraps the send of code that doesn't mark its own errors (foreign apps, middleware).
-
-    Use ``await tracker.run(app, scope, receive)``: an exception escaping after the app
-    sent ``http.response.start`` is marked.
-    """
-
-    __slots__ = ("_send", "started")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] == "http.response.start":
-            self.started = True
-        # The server's awaitable, returned rather than awaited: no coroutine per message.
-        return self._send(message)
-
-    async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
-        try:
-            await app(scope, receive, self)
-        except BaseException as exc:
-            if self.started:
-                mark_response_started(exc)
-            raise
-
-
+@records_its_start
 class Response:
     """A complete response body sent in one message.
 
@@ -147,27 +78,16 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
-    # True when __call__ sends http.response.start before anything that can fail, so an
-    # error from it means the response started. A subclass overriding __call__ is
-    # watched by a StartTracker instead, unless it declares this itself.
-    sends_start_first: ClassVar[bool] = True
-
     # True while render() is Response's own: __init__ then takes bytes as they are without
     # calling it (the common case, on every request).
     _renders_bytes_as_is: ClassVar[bool] = True
-    # True while __call__ is Response's own (start, then the whole body in one message):
-    # the route then sends those two messages itself, one coroutine frame less.
+
     _sends_two_messages: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Looked up through the MRO: a mixin may bring its own __call__ or render.
-        call_owner = next(klass for klass in cls.__mro__ if "__call__" in klass.__dict__)
-        cls._sends_two_messages = call_owner is Response
-        if "sends_start_first" not in cls.__dict__:
-            # Only the class that wrote __call__ can promise it sends the start first.
-            cls.sends_start_first = bool(call_owner.__dict__.get("sends_start_first", False))
         cls._renders_bytes_as_is = cls.render is Response.render
+        cls._sends_two_messages = cls.__call__ is Response.__call__
 
     def __init__(
         self,
@@ -338,6 +258,7 @@ class Response:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        note_start(scope)
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
@@ -427,6 +348,7 @@ class RedirectResponse(Response):
 ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]
 
 
+@records_its_start
 class StreamingResponse(Response):
     """Send the body chunk by chunk from a sync or async iterable of ``bytes`` or ``str``.
 
@@ -435,8 +357,6 @@ class StreamingResponse(Response):
     so a generator's ``finally`` runs. Background tasks run after the stream ends,
     whether it completed or the client left.
     """
-
-    sends_start_first = True
 
     def __init__(
         self,
@@ -457,34 +377,21 @@ class StreamingResponse(Response):
             self.raw_headers = self._initial_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        note_start(scope)
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         if scope.get("method") == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             await self._close_unsent()
-        elif _send_raises_on_disconnect((scope.get("asgi") or _NO_ASGI).get("spec_version", "2.0")):
-            # ASGI 2.4: send() raises OSError once the client is gone; no watcher task.
+        elif _body_may_be_unread(scope):
+            # A watcher would swallow body messages the source may want (a streaming
+            # echo); such a source sees the disconnect itself, from request.stream().
             await self._send_body(send)
         else:
-            await self._send_body_until_disconnect(scope, receive, send)
+            await run_until_disconnect(scope, receive, functools.partial(self._send_body, send))
         if self.background is not None:
             await self.background()
-
-    def _send_body_until_disconnect(
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> Awaitable[None]:
-        """Before ASGI 2.4, only receive() tells that the client left.
-
-        Watching it takes a task, which ``run_until_disconnect`` starts only once the
-        stream has to wait: chunks that are ready go out unwatched. It never starts while
-        the request body may still be unread: it would swallow body messages the source
-        may want (a streaming echo); such a source sees the disconnect itself, from
-        ``request.stream()``.
-        """
-        if _body_may_be_unread(scope):
-            return self._send_body(send)
-        return run_until_disconnect(receive, functools.partial(self._send_body, send))
 
     async def _close_unsent(self) -> None:
         # HEAD never iterates the content; still release what it holds (an open file).
@@ -506,11 +413,13 @@ class StreamingResponse(Response):
     async def _send_body(self, send: Send) -> None:
         """Send the chunks, then the final empty body; the iterable is closed either way.
 
-        Once the client has left, ASGI 2.4's send() raises OSError: the stream stops.
+        Once the client has left, ASGI 2.4's send() raises OSError: the stream stops. The
+        event loop is let run every ``PACE_MESSAGES`` chunks (``let_loop_run``).
         """
         chunks = aiter(self._chunks())  # the iterator: what holds resources to close
         charset = self.charset
         exhausted = False
+        unpaced = 0
         try:
             async for chunk in chunks:
                 if type(chunk) is not bytes:
@@ -519,6 +428,10 @@ class StreamingResponse(Response):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 except OSError:
                     return  # the finally closes the iterable
+                unpaced += 1
+                if unpaced == PACE_MESSAGES:
+                    unpaced = 0
+                    await let_loop_run()
             exhausted = True
         finally:
             await aclose_quietly(chunks, exhausted)
@@ -548,16 +461,3 @@ def _to_bytes(chunk: object, charset: str) -> bytes:
     if isinstance(chunk, bytearray | memoryview):
         return bytes(chunk)
     raise TypeError(f"StreamingResponse chunks must be bytes or str, got {type(chunk).__name__}.")
-
-
-_NO_ASGI: dict[str, str] = {}
-
-
-@lru_cache(maxsize=8)
-def _send_raises_on_disconnect(spec_version: str) -> bool:
-    """Whether this ASGI spec version (2.4 on) makes send() raise OSError after a disconnect."""
-    try:
-        version = tuple(int(part) for part in spec_version.split(".")[:2])
-    except ValueError:
-        return False  # unparsable: assume an old server and watch receive()
-    return version >= (2, 4)

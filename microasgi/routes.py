@@ -15,7 +15,7 @@ from microasgi._routetable import (
     compile_path,
     param_converter,
 )
-from microasgi.answering import answer_error
+from microasgi.answering import handled_response
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     EndpointCaller,
@@ -28,11 +28,8 @@ from microasgi.exceptions import NoMatchFound
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, Request
 from microasgi.resolution import Resolution
-from microasgi.responses import (
-    Response,
-    StartTracker,
-    mark_response_started,
-)
+from microasgi.responses import Response
+from microasgi.responsestate import RESPONSE_STATE_KEY, hand_over, records_own_start
 from microasgi.types import ASGIApp, Receive, Scope, Send
 from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
 
@@ -45,6 +42,9 @@ class _Inherit:
 
 
 INHERIT: Any = _Inherit()
+
+
+Params = dict[str, Any]
 
 
 class BaseRoute:
@@ -66,15 +66,16 @@ class BaseRoute:
     # mounts). An attribute, so routes can point it straight at their fastest handler.
     handle: Callable[[Scope, Receive, Send, dict[str, Any], str | None], Awaitable[None]]
 
+    def resolve(self, scope: Scope, receive: Receive, params: Params) -> Awaitable[Resolution]:
+        """Run a ``resolvable`` route's endpoint; its response unsent (``Route.resolve``)."""
+        raise NotImplementedError
+
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         raise NotImplementedError
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "BaseRoute":
         """A copy of this route under ``prefix``, wrapped in ``middleware`` (include_router)."""
         raise NotImplementedError
-
-
-Params = dict[str, Any]
 
 
 def merge_params(scope: Scope, params: dict[str, Any]) -> None:
@@ -130,32 +131,21 @@ class _EndpointRoute(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
         self._enter(scope, params)
-        # Route middleware may answer by itself: watch its sends for the error handlers.
-        # The endpoint's errors reach it as exceptions (_run_endpoint); answered here, unless
-        # a mount's middleware further out answers them.
-        try:
-            await StartTracker(send).run(self.app, scope, receive)
-        except Exception as exc:
-            await answer_error(exc, scope, receive, send)
+        # Handled errors are answered inside, by _serve; unhandled ones reach the
+        # middleware as exceptions, as they reach every middleware further out.
+        await self.app(scope, receive, hand_over(scope, send))
 
     async def _run_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The innermost app behind route middleware: the route's own params from the scope."""
         path_params = scope["path_params"]
         params = {name: path_params[name] for name in self.compiled.param_convertors}
-        await self._serve(scope, receive, send, params, None, answer_errors=False)
+        await self._serve(scope, receive, send, params, None)
 
     async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        params: Params,
-        rest: str | None,
-        answer_errors: bool = True,
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
         """Run the endpoint and send its response (the router calls this directly when
-        the route has no middleware). ``answer_errors``: answer the endpoint's errors
-        with the App's handlers here; False behind route middleware, which must see them."""
+        the route has no middleware)."""
         raise NotImplementedError
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
@@ -203,6 +193,8 @@ class Route(_EndpointRoute):
             self._callers = bind_class_endpoint(endpoint, param_names)
             self.methods = frozenset(self._callers)
             self._takes_request = True
+            self._direct: Callable[..., Awaitable[Any]] | None = None
+            self._direct_takes_request = False
         else:
             binding = bind_endpoint(endpoint, param_names)
             wanted = {method.upper() for method in (methods or ("GET",))}
@@ -211,12 +203,16 @@ class Route(_EndpointRoute):
             self.methods = frozenset(wanted)
             self._callers = dict.fromkeys(self.methods, binding.call)
             self._takes_request = binding.takes_connection
+            # The endpoint itself when its shape allows: no caller frame per request.
+            self._direct, self._direct_takes_request = binding.direct or (None, False)
         self.app = build_stack(self._run_endpoint, self.middleware)
         # Whether resolve() may serve it: not when route middleware wraps the endpoint.
         self.resolvable = not self.middleware
 
     async def resolve(self, scope: Scope, receive: Receive, params: Params) -> Resolution:
-        """Run the endpoint and return its response unsent (see ``microasgi.resolution``)."""
+        """Enter the route, run the endpoint, and return its response unsent (function
+        middleware hands it to ``call_next``'s caller; ``_serve`` sends it). A handled
+        error becomes its handler's response here; an unhandled one is raised."""
         # _enter(), inlined: the hot path under function middleware.
         outer = scope.get("path_params")
         scope["path_params"] = {**outer, **params} if outer else params
@@ -226,73 +222,67 @@ class Route(_EndpointRoute):
             scope[self._limit_key] = self._limit
         request = Request(scope, receive) if self._takes_request else None
         try:
-            result = await self._callers[scope["method"]](request, params)
-            response = (
-                result if isinstance(result, Response) else to_response(result, self.endpoint)
-            )
+            try:
+                result = await self._callers[scope["method"]](request, params)
+                if not isinstance(result, Response):
+                    result = to_response(result, self.endpoint)
+            except Exception as exc:
+                result = await handled_response(exc, scope, receive)
         except BaseException:
-            if request is not None and request._form is not None:
+            if request is not None and request.holds_form:
                 await request.close()
             raise
-        return response, receive, request
+        return result, receive, request
 
     async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        params: Params,
-        rest: str | None,
-        answer_errors: bool = True,
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
-        # _enter(), inlined on the hot path (no route middleware, no function middleware).
+        # resolve() and then the response sent, without resolve's coroutine frame: the
+        # router's hot path. tests/test_route_copies.py proves the two agree.
         outer = scope.get("path_params")
         scope["path_params"] = {**outer, **params} if outer else params
         scope["endpoint"] = self.endpoint
         scope["route"] = self
         if self._limit is not INHERIT:
             scope[self._limit_key] = self._limit
-        call = self._callers[scope["method"]]
-        # No connection parameter: no Request to build, and so no form to close.
         request = Request(scope, receive) if self._takes_request else None
         try:
-            result = await call(request, params)
-            response = (
-                result if isinstance(result, Response) else to_response(result, self.endpoint)
-            )
-            if response._sends_two_messages:
-                # Response.__call__ and send_response(), inlined on the hot path.
-                try:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": response.status_code,
-                            "headers": response.raw_headers,
-                        }
-                    )
-                    body = b"" if scope["method"] == "HEAD" else response.body
-                    await send({"type": "http.response.body", "body": body})
-                    if response.background is not None:
-                        await response.background()
-                except BaseException as exc:
-                    mark_response_started(exc)
-                    raise
-            elif response.sends_start_first:  # send_response(), inlined
-                try:
-                    await response(scope, receive, send)
-                except BaseException as exc:
-                    mark_response_started(exc)
-                    raise
+            try:
+                direct = self._direct
+                if direct is None:
+                    result = await self._callers[scope["method"]](request, params)
+                elif self._direct_takes_request:
+                    result = await direct(request)
+                else:
+                    result = await direct()
+                if not isinstance(result, Response):
+                    result = to_response(result, self.endpoint)
+            except Exception as exc:
+                result = await handled_response(exc, scope, receive)
+            if result._sends_two_messages:
+                # Response.__call__, inlined: one coroutine frame less on most requests.
+                # note_start(scope), inlined: this send may be the server's own.
+                state = scope.get(RESPONSE_STATE_KEY)
+                if state is not None:
+                    state[0] = True
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": result.status_code,
+                        "headers": result.raw_headers,
+                    }
+                )
+                body = b"" if scope["method"] == "HEAD" else result.body
+                await send({"type": "http.response.body", "body": body})
+                if result.background is not None:
+                    await result.background()
+            elif records_own_start(result):
+                await result(scope, receive, send)
             else:
-                await StartTracker(send).run(response, scope, receive)
-        except Exception as exc:
-            if not answer_errors:
-                raise
-            # The exception layer's handlers answer here, not in a coroutine of their own.
-            await answer_error(exc, scope, receive, send)
+                await result(scope, receive, hand_over(scope, send))
         finally:
             # Checked here rather than always awaiting close(): most requests have no form.
-            if request is not None and request._form is not None:
+            if request is not None and request.holds_form:
                 await request.close()
 
     def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Route":
@@ -341,13 +331,7 @@ class WebSocketRoute(_EndpointRoute):
         self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        params: Params,
-        rest: str | None,
-        answer_errors: bool = True,
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
     ) -> None:
         self._enter(scope, params)
         websocket = WebSocket(scope, receive, send)
@@ -395,13 +379,7 @@ class Host(BaseRoute):
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
     ) -> None:
         merge_params(scope, params)
-        try:
-            if getattr(self.app, "marks_response_errors", False):
-                await self.app(scope, receive, send)
-            else:
-                await StartTracker(send).run(self.app, scope, receive)
-        except Exception as exc:
-            await answer_error(exc, scope, receive, send)
+        await self.app(scope, receive, hand_over(scope, send))
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         host_names = self.compiled.param_convertors.keys()

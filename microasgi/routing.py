@@ -6,13 +6,13 @@ and does the I/O. No match is a 404, a path match with the wrong method a 405
 with ``Allow``.
 """
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
-from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from microasgi._routetable import RouteTable, compile_path, param_converter
-from microasgi.answering import OUTSIDE_KEY, answer_error
+from microasgi.answering import answer_handled
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
     endpoint_name,
@@ -22,15 +22,13 @@ from microasgi.lifespan import serve_empty_lifespan
 from microasgi.middleware import Middleware, build_stack
 from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, route_path
 from microasgi.resolution import Resolution
-from microasgi.responses import (
-    PlainTextResponse,
-    RedirectResponse,
-    StartTracker,
-)
+from microasgi.responses import RedirectResponse
+from microasgi.responsestate import hand_over
 from microasgi.routes import (
     INHERIT,
     BaseRoute,
     Host,
+    Params,
     Route,
     WebSocketRoute,
     merge_params,
@@ -75,10 +73,6 @@ class Mount(BaseRoute):
         self.max_body_size = max_body_size
         self.max_message_size = max_message_size
         self.app: ASGIApp = build_stack(self.inner, self.middleware)
-        # Routers and Apps mark their own late errors; anything else is watched.
-        self._tracked = bool(self.middleware) or not getattr(
-            self.inner, "marks_response_errors", False
-        )
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -101,17 +95,7 @@ class Mount(BaseRoute):
             child[MAX_BODY_SIZE_KEY] = self.max_body_size
         if self.max_message_size is not INHERIT:
             child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
-        if self.middleware:
-            # Errors inside reach the mount's middleware as exceptions; answered here.
-            child[OUTSIDE_KEY] = scope.get("app")
-        try:
-            if self._tracked:
-                await StartTracker(send).run(self.app, child, receive)
-            else:
-                await self.app(child, receive, send)
-        except Exception as exc:
-            # With the incoming scope: a mount's middleware further out may answer it.
-            await answer_error(exc, scope, receive, send)
+        await self.app(child, receive, hand_over(child, send))
 
     def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         mount_names = self.compiled.param_convertors.keys()
@@ -375,9 +359,6 @@ class Router(RouteRegistry):
         redirect_slashes: answer a miss whose slash/no-slash twin matches with a 307.
     """
 
-    # Errors escaping a Router after a response started carry mark_response_started.
-    marks_response_errors = True
-
     # It has resolve (microasgi.resolution), for function middleware right in front of it.
     offers_resolution = True
 
@@ -462,21 +443,48 @@ class Router(RouteRegistry):
         """Route ``scope`` and return the coroutine that serves it.
 
         Matching is synchronous, so a caller that awaits this directly (App does) pays no
-        coroutine frame for the router itself.
+        coroutine frame for the router itself. An error raised while matching (a
+        convertor's) is a handled error of the router's, answered here with the handlers.
         """
-        scope_type = scope["type"]
-        if scope_type == "lifespan":
+        if scope["type"] == "lifespan":
             return serve_empty_lifespan(scope, receive, send)
         if "router" not in scope:
             scope["router"] = self
         try:
-            if self._hosts:
-                return self._dispatch_host_first(scope, receive, send)
-            return self._dispatch_path(scope, receive, send)
-        except Exception as exc:  # raised while matching (a convertor): the handlers'
-            return answer_error(exc, scope, receive, send)
+            route, params, rest = self.match(scope)
+        except Exception as exc:
+            return answer_handled(exc, scope, receive, send)
+        return route.handle(scope, receive, send, params, rest)
 
-    def _dispatch_path(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def resolve(self, scope: Scope, receive: Receive) -> Awaitable[Resolution | None]:
+        """Run the endpoint of a plain HTTP route and return its response unsent, for
+        function middleware (see ``microasgi.resolution``). Anything else (a host or
+        mount, a miss, route middleware, an error while matching) resolves to None having
+        run nothing; the caller then runs ``dispatch``. Matching is synchronous, as in
+        ``dispatch``: the router adds no coroutine frame."""
+        if scope["type"] != "http":
+            return _no_resolution()
+        try:
+            route, params, _ = self.match(scope)
+        except Exception:
+            return _no_resolution()  # dispatch answers it
+        if not route.resolvable:
+            return _no_resolution()
+        if "router" not in scope:
+            scope["router"] = self
+        resolved: Awaitable[Resolution] = route.resolve(scope, receive, params)  # a Route's
+        return resolved
+
+    def match(self, scope: Scope) -> tuple[BaseRoute, Params, str | None]:
+        """What serves ``scope``: the route, its converted params and, for a mount, the
+        rest of the path; or the router's own answer to a miss (404, 405, a slash
+        redirect, a websocket denial). Pure: it sends nothing. Hosts come first, in
+        registration order; then the path, most specific first.
+
+        Raises:
+            ValueError: a scope type the router does not serve.
+            Exception: whatever a convertor raised.
+        """
         scope_type = scope["type"]
         table = self._tables.get(scope_type)
         if table is None:
@@ -484,74 +492,40 @@ class Router(RouteRegistry):
                 f"Unsupported scope type {scope_type!r}: "
                 "expected 'http', 'websocket' or 'lifespan'."
             )
+        if self._hosts:
+            host = _request_host(scope)
+            for host_route in self._hosts:
+                host_params = host_route.match_host(host)
+                if host_params is not None:
+                    return host_route, host_params, None
         # route_path(scope), inlined: this runs on every request.
         path: str = scope["path"]
         root_path = scope.get("root_path")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
         if scope_type != "http":
-            return self._dispatch_websocket(table, path, scope, receive, send)
+            return self._match_websocket(table, path)
         # The hot path: a static path is one dict hit; others go down the trie without
-        # generators. Anything unusual (405, a refused param) takes _dispatch_http.
+        # generators. Anything unusual (405, a refused param) takes _match_http.
         static = table.static.get(path)
         if static is not None:
             route: BaseRoute = static[0][0]
             if scope["method"] in route.methods:
-                return route.handle(scope, receive, send, {}, None)
+                return route, {}, None
         else:
             candidate = table.first(path)
             if candidate is None:
-                return self._answer_miss(table, path, scope, receive, send)
+                return self._miss(table, path, scope), {}, None
             route = candidate[0]
             if route.is_mount or scope["method"] in route.methods:
                 params = route.path_params(candidate)
                 if params is not None:
-                    return route.handle(scope, receive, send, params, candidate[2])
-        return self._dispatch_http(table, path, scope, receive, send)
+                    return route, params, candidate[2]
+        return self._match_http(table, path, scope)
 
-    def resolve(self, scope: Scope, receive: Receive) -> Awaitable[Resolution | None]:
-        """Run the endpoint of a plain HTTP route and return its response unsent, for
-        function middleware (see ``microasgi.resolution``). Only the direct matches of
-        ``__call__``'s fast path qualify; for anything else (a host or mount, a 404 or
-        405, route middleware) it resolves to None having run nothing. Matching is
-        synchronous, like ``dispatch``: the router adds no coroutine frame."""
-        if scope["type"] != "http" or self._hosts:
-            return _no_resolution()
-        path: str = scope["path"]  # route_path(scope), inlined as in _dispatch_path
-        root_path = scope.get("root_path")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
-        table = self._tables["http"]
-        static = table.static.get(path)
-        params: dict[str, Any] | None
-        if static is not None:
-            route, params = static[0][0], {}
-        else:
-            candidate = table.first(path)
-            if candidate is None:
-                return _no_resolution()
-            route = candidate[0]
-            params = route.path_params(candidate)
-        if params is None or not route.resolvable or scope["method"] not in route.methods:
-            return _no_resolution()
-        if "router" not in scope:
-            scope["router"] = self
-        resolved: Awaitable[Resolution] = route.resolve(scope, receive, params)  # a Route's
-        return resolved
-
-    async def _dispatch_host_first(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Host routes are tried before paths, in registration order."""
-        host = _request_host(scope)
-        for route in self._hosts:
-            params = route.match_host(host)
-            if params is not None:
-                await route.handle(scope, receive, send, params, None)
-                return
-        await self._dispatch_path(scope, receive, send)
-
-    async def _dispatch_http(
-        self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    def _match_http(
+        self, table: RouteTable, path: str, scope: Scope
+    ) -> tuple[BaseRoute, Params, str | None]:
         method: str = scope["method"]
         allowed: set[str] = set()
         for candidate in table.match(path):
@@ -559,36 +533,61 @@ class Router(RouteRegistry):
             if route.is_mount or method in route.methods:
                 params = route.path_params(candidate)
                 if params is not None:
-                    await route.handle(scope, receive, send, params, candidate[2])
-                    return
+                    return route, params, candidate[2]
             else:
                 allowed |= route.methods
         if allowed:
-            await _refuse(scope, receive, send, 405, {"Allow": ", ".join(sorted(allowed))})
-            return
-        await self._answer_miss(table, path, scope, receive, send)
+            refusal = HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+            return _RouterAnswer(functools.partial(_refuse, refusal)), {}, None
+        return self._miss(table, path, scope), {}, None
 
-    async def _answer_miss(
-        self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    def _miss(self, table: RouteTable, path: str, scope: Scope) -> "_RouterAnswer":
         """No route serves the path: a slash redirect when the twin matches, else 404."""
         if self.redirect_slashes:
             location = _slash_twin(table, path, scope)
             if location is not None:
-                await RedirectResponse(location, status_code=307)(scope, receive, send)
-                return
-        await _refuse(scope, receive, send, 404, None)
+                return _RouterAnswer(RedirectResponse(location, status_code=307))
+        return _NOT_FOUND
 
-    async def _dispatch_websocket(
-        self, table: RouteTable, path: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    def _match_websocket(
+        self, table: RouteTable, path: str
+    ) -> tuple[BaseRoute, Params, str | None]:
         for candidate in table.match(path):
             route: BaseRoute = candidate[0]
             params = route.path_params(candidate)
             if params is not None:
-                await route.handle(scope, receive, send, params, candidate[2])
-                return
-        await _deny_websocket(scope, send, 404, b"Not Found")
+                return route, params, candidate[2]
+        return _WEBSOCKET_NOT_FOUND, {}, None
+
+
+class _RouterAnswer(BaseRoute):
+    """The router's own answer where no route serves: ``handle`` runs ``app``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def handle(
+        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
+    ) -> Awaitable[None]:
+        return self.app(scope, receive, hand_over(scope, send))
+
+
+async def _refuse(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+    """A 404 or 405: a handled error, answered by the App's handlers (or in plain text by
+    a Router served on its own; raised for another framework's handlers)."""
+    await answer_handled(exc, scope, receive, send)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await _refuse(HTTPException(404), scope, receive, send)  # a fresh one: it may be raised
+
+
+async def _deny_missing_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    await _deny_websocket(scope, send, 404, b"Not Found")
+
+
+_NOT_FOUND = _RouterAnswer(_not_found)
+_WEBSOCKET_NOT_FOUND = _RouterAnswer(_deny_missing_websocket)
 
 
 async def _no_resolution() -> None:
@@ -622,18 +621,6 @@ def _slash_twin(table: RouteTable, path: str, scope: Scope) -> str | None:
         return None
     query: bytes = scope.get("query_string", b"")
     return location + ("?" + query.decode("latin-1") if query else "")
-
-
-async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, headers: dict[str, str] | None
-) -> None:
-    """A 404 or 405: an HTTPException for the handlers when under an App (or another
-    framework, which hears it raised), else answered here in plain text."""
-    if "app" in scope:
-        await answer_error(HTTPException(status, headers=headers), scope, receive, send)
-        return
-    response = PlainTextResponse(HTTPStatus(status).phrase, status_code=status, headers=headers)
-    await response(scope, receive, send)
 
 
 async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import anyio
 
-from microasgi._concurrency import iterate_in_threadpool, run_in_threadpool
+from microasgi._concurrency import iterate_in_threadpool, run_in_threadpool, run_until_disconnect
 from microasgi.background import BackgroundTask
 from microasgi.responses import Response
+from microasgi.responsestate import note_start, records_its_start
 from microasgi.types import Receive, Scope, Send
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -108,6 +109,7 @@ def encode_event(item: EventItem) -> bytes:
     )
 
 
+@records_its_start
 class EventSourceResponse(Response):
     """Stream Server-Sent Events from a sync or async iterable.
 
@@ -123,8 +125,6 @@ class EventSourceResponse(Response):
     When the client disconnects, the iterable is closed (a generator's ``finally`` runs)
     and the response ends quietly. A failing iterable's error is re-raised as is.
     """
-
-    sends_start_first = True  # its __call__ sends the start before anything else
 
     media_type = "text/event-stream"
 
@@ -156,25 +156,26 @@ class EventSourceResponse(Response):
         return iterate_in_threadpool(self.events)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        note_start(scope)
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         if scope.get("method") == "HEAD":
             await _close_source(self.events)
             await send({"type": "http.response.body", "body": b""})
-        elif not await self._stream(receive, send):
+        elif not await self._stream(scope, receive, send):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if self.background is not None:
             await self.background()
 
-    async def _stream(self, receive: Receive, send: Send) -> bool:
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Send the events until the source ends; True if the client left first."""
         disconnected = False
         failures: list[Exception] = []
         # Zero buffer: the producer pulls the next event only once the last one was sent.
         sender, receiver = anyio.create_memory_object_stream[bytes](0)
-        # One scope per task, so finishing normally cancels only the helpers, never this task.
-        producing, watching, sending = anyio.CancelScope(), anyio.CancelScope(), anyio.CancelScope()
+        # Its own scope, so finishing normally cancels only the producer, never this task.
+        producing = anyio.CancelScope()
 
         async def produce() -> None:
             with producing:
@@ -191,38 +192,25 @@ class EventSourceResponse(Response):
                         with anyio.CancelScope(shield=True):
                             await aclose()
 
-        async def watch_for_disconnect() -> None:
-            # Servers before ASGI 2.4 (uvicorn included) report a gone client only here.
+        async def send_events() -> None:
             nonlocal disconnected
-            with watching:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
+            try:
+                while True:
+                    data = PING
+                    with anyio.move_on_after(self.ping):
+                        data = await receiver.receive()
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+            except anyio.EndOfStream:
+                pass
+            except OSError:  # ASGI 2.4: send() raises once the client is gone
                 disconnected = True
-                sending.cancel()
-                producing.cancel()
 
         with sender, receiver:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(produce)
-                task_group.start_soon(watch_for_disconnect)
-                with sending:
-                    try:
-                        while True:
-                            data = PING
-                            with anyio.move_on_after(self.ping):
-                                data = await receiver.receive()
-                            message = {
-                                "type": "http.response.body",
-                                "body": data,
-                                "more_body": True,
-                            }
-                            await send(message)
-                    except anyio.EndOfStream:
-                        pass
-                    except OSError:  # ASGI 2.4: send() raises once the client is gone
-                        disconnected = True
+                if await run_until_disconnect(scope, receive, send_events):
+                    disconnected = True
                 producing.cancel()
-                watching.cancel()
         if failures:
             raise failures[0]
         return disconnected

@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, NoReturn
 
-from microasgi._concurrency import iterate_in_threadpool
+from microasgi._concurrency import PACE_MESSAGES, iterate_in_threadpool, let_loop_run
 from microasgi.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY, HTTPConnection
 from microasgi.responses import PlainTextResponse, Response, StreamingResponse, encode_header
@@ -165,6 +165,8 @@ class WebSocket(HTTPConnection):
         self._max_message_size = limit
         # Text this short is within the limit even at 4 UTF-8 bytes per character.
         self._short_text = -1 if limit is None else limit // 4
+        # Messages sent since the event loop last ran because of send() (see there).
+        self._unpaced = 0
 
     # -- raw messages ------------------------------------------------------------------
 
@@ -220,6 +222,18 @@ class WebSocket(HTTPConnection):
             # Move first: a close whose send fails (client gone) must not be retried.
             self.application_state = next_state
         await self._send(message)
+        if self._due_for_a_pause():
+            await let_loop_run()
+
+    def _due_for_a_pause(self) -> bool:
+        """Count a message sent; True every ``PACE_MESSAGES``-th. A loop of sends to a
+        server whose send() never waits would hold the event loop, and the server could
+        not even learn that the client left: every sender lets it run now and then."""
+        self._unpaced += 1
+        if self._unpaced < PACE_MESSAGES:
+            return False
+        self._unpaced = 0
+        return True
 
     def _response_state(self, message: Message) -> WebSocketState:
         if message["type"] == "websocket.http.response.start":
@@ -438,6 +452,8 @@ class WebSocket(HTTPConnection):
         if self.application_state is _CONNECTED:
             # The table's CONNECTED --websocket.send--> CONNECTED, minus a coroutine call.
             await self._send({"type": "websocket.send", "text": data})
+            if self._due_for_a_pause():
+                await let_loop_run()
         else:
             await self.send({"type": "websocket.send", "text": data})
 
@@ -445,6 +461,8 @@ class WebSocket(HTTPConnection):
         """Send a bytes message."""
         if self.application_state is _CONNECTED:
             await self._send({"type": "websocket.send", "bytes": data})
+            if self._due_for_a_pause():
+                await let_loop_run()
         else:
             await self.send({"type": "websocket.send", "bytes": data})
 

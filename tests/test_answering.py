@@ -18,7 +18,6 @@ from microasgi import (
 from microasgi.convertors import Convertor, register_convertor
 from microasgi.exceptions import ClientDisconnect
 from microasgi.middleware import Middleware
-from microasgi.middleware.exceptions import ExceptionMiddleware
 from microasgi.middleware.functional import CallNext, FunctionMiddleware
 from microasgi.testclient import TestClient
 from microasgi.types import ASGIApp, Receive, Scope, Send
@@ -141,7 +140,7 @@ def test_call_next_takes_a_request_subclass_that_skips_its_init() -> None:
     assert TestClient(app).get("/").text == "ok"
 
 
-def test_a_host_app_failing_before_its_start_gets_the_handlers_inside_the_middleware() -> None:
+def test_a_foreign_host_app_failing_before_its_start_gets_the_handlers_at_the_guard() -> None:
     async def foreign(scope: Scope, receive: Receive, send: Send) -> None:
         raise LookupError("failed before its start")
 
@@ -152,7 +151,8 @@ def test_a_host_app_failing_before_its_start_gets_the_handlers_inside_the_middle
     )
     response = TestClient(app, base_url="http://api.example.com").get("/")
     assert (response.status_code, response.text) == (418, "handled")
-    assert response.headers["x-order"] == "user"
+    # A foreign app's error propagates like a middleware's: the outermost App answers it.
+    assert "x-order" not in response.headers
 
 
 def test_a_404_under_user_middleware_is_answered_inside_it() -> None:
@@ -163,27 +163,6 @@ def test_a_404_under_user_middleware_is_answered_inside_it() -> None:
     response = TestClient(app).get("/missing")
     assert (response.status_code, response.text) == (404, "none")
     assert response.headers["x-order"] == "user"
-
-
-def test_exception_middleware_as_a_layer_answers_what_escapes_its_app() -> None:
-    async def broken() -> str:
-        raise HTTPException(409, "conflict")
-
-    router = Router([Route("/", broken)])
-    response = TestClient(ExceptionMiddleware(router, {})).get("/")
-    assert (response.status_code, response.text) == (409, "conflict")
-
-
-def test_exception_middleware_as_a_layer_passes_websockets_through() -> None:
-    async def echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.send_text(await websocket.receive_text())
-        await websocket.close()
-
-    router = Router([WebSocketRoute("/ws", echo)])
-    with TestClient(ExceptionMiddleware(router, {})).websocket_connect("/ws") as websocket:
-        websocket.send_text("ping")
-        assert websocket.receive_text() == "ping"
 
 
 def test_a_websocket_failing_before_accept_in_a_mount_gets_no_http_answer() -> None:

@@ -222,7 +222,7 @@ def test_run_until_disconnect_cancels_the_work_when_the_client_leaves() -> None:
 
     async def main() -> None:
         with anyio.fail_after(2):
-            await run_until_disconnect(receive, work)
+            await run_until_disconnect({}, receive, work)
 
     anyio.run(main)
     assert steps == ["started", "cancelled"]
@@ -241,7 +241,7 @@ def test_run_until_disconnect_stops_watching_once_the_work_is_done() -> None:
 
     async def main() -> None:
         with anyio.fail_after(2):
-            await run_until_disconnect(receive, work)
+            await run_until_disconnect({}, receive, work)
 
     anyio.run(main)
     assert done == [True]
@@ -256,7 +256,7 @@ def test_run_until_disconnect_raises_the_works_error_unwrapped() -> None:
         raise TypeError("bad chunk")
 
     async def main() -> None:
-        await run_until_disconnect(receive, work)
+        await run_until_disconnect({}, receive, work)
 
     with pytest.raises(TypeError, match="bad chunk"):
         anyio.run(main)
@@ -271,7 +271,7 @@ def test_run_until_disconnect_raises_the_receive_error_unwrapped() -> None:
 
     async def main() -> None:
         with anyio.fail_after(2):
-            await run_until_disconnect(receive, work)
+            await run_until_disconnect({}, receive, work)
 
     with pytest.raises(RuntimeError, match="receive broke"):
         anyio.run(main)
@@ -288,7 +288,7 @@ def test_run_until_disconnect_never_reads_receive_for_work_that_never_waits() ->
             sent.append(chunk)
 
     async def main() -> None:
-        await run_until_disconnect(receive, work)
+        await run_until_disconnect({}, receive, work)
         await anyio.sleep(0.01)  # the loop runs again: nothing was left scheduled
 
     anyio.run(main)
@@ -312,7 +312,7 @@ def test_run_until_disconnect_on_every_backend(backend: str) -> None:
 
     async def main() -> None:
         with anyio.fail_after(5):
-            await run_until_disconnect(receive, work)
+            await run_until_disconnect({}, receive, work)
 
     anyio.run(main, backend=backend)
     assert steps == ["started", "cancelled by the disconnect"]
@@ -328,7 +328,7 @@ def test_run_until_disconnect_raises_the_works_error_on_every_backend(backend: s
         raise LookupError("the work's own error")
 
     with pytest.raises(LookupError, match="own error"):
-        anyio.run(run_until_disconnect, receive, work, backend=backend)
+        anyio.run(run_until_disconnect, {}, receive, work, backend=backend)
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -344,7 +344,7 @@ def test_run_until_disconnect_skips_body_messages_and_stops_when_done(backend: s
     async def work() -> None:
         await anyio.sleep(0.01)  # the watcher reads (and drops) the body message meanwhile
 
-    anyio.run(run_until_disconnect, receive, work, backend=backend)
+    anyio.run(run_until_disconnect, {}, receive, work, backend=backend)
     assert messages == []
 
 
@@ -357,7 +357,7 @@ def test_run_until_disconnect_raises_a_receive_error_on_every_backend(backend: s
         await anyio.sleep(60)
 
     with pytest.raises(ConnectionError, match="receive broke"):
-        anyio.run(run_until_disconnect, receive, work, backend=backend)
+        anyio.run(run_until_disconnect, {}, receive, work, backend=backend)
 
 
 def test_the_cached_cancel_scope_class_builds_working_anyio_scopes() -> None:

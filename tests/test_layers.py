@@ -1,4 +1,4 @@
-"""Imports inside microasgi only go down the layer table (STYLE.md, "Layout and layers")."""
+"""Imports inside microasgi only go down the layer table (docs/architecture.md, "Layers")."""
 
 import ast
 from pathlib import Path
@@ -24,7 +24,8 @@ LAYERS: dict[str, int] = {
     "staticfiles": 2,
     "convertors": 2,
     "resolution": 2,  # the response handed back unsent to function middleware
-    "answering": 2,  # errors answered where raised, by the exception layer in the scope
+    "responsestate": 1,  # whether the response started: the one record the guard reads
+    "answering": 3,  # how errors become responses: handler lookup, default answers, the guard
     "endpoints": 3,
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to

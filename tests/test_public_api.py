@@ -1,4 +1,4 @@
-"""The public API is exactly what API.md promises, importable from ``microasgi`` itself."""
+"""The public API, importable from ``microasgi`` itself: ``__all__`` is pinned here."""
 
 import microasgi
 from microasgi import middleware

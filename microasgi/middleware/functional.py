@@ -13,13 +13,19 @@ middleware read with ``body()`` is replayed to the endpoint.
 import functools
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any
+from typing import Any, ClassVar
 
-from microasgi.answering import send_answered
 from microasgi.background import BackgroundTask, BackgroundTasks
 from microasgi.requests import Request
 from microasgi.resolution import Resolution, close_resolution, resolver_of
-from microasgi.responses import Response, mark_response_started, send_response
+from microasgi.responses import Response
+from microasgi.responsestate import (
+    RESPONSE_STATE_KEY,
+    hand_over,
+    note_start,
+    records_its_start,
+    records_own_start,
+)
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -115,13 +121,12 @@ class _Downstream:
                 value, error = None, exc
 
 
+@records_its_start
 class _DownstreamResponse(Response):
     """What ``call_next`` returns: the downstream's status and headers, body still to come.
 
     Editing ``response.headers`` edits the start message before it is sent.
     """
-
-    sends_start_first = True  # its __call__ sends the start before anything else
 
     def __init__(self, downstream: _Downstream, start: Message) -> None:
         self.status_code = start["status"]
@@ -136,46 +141,13 @@ class _DownstreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._start["status"] = self.status_code
+        note_start(scope)
         await send(self._start)
         # From now on the downstream sends straight to the server: no pause per chunk.
         self._downstream.forward_to = send
         await self._downstream.next_message()
         if self.background is not None:
             await self.background()
-
-
-def _body_replaying_receive(request: Request, receive: Receive) -> Receive:
-    """The receive channel the downstream gets once the middleware read, streamed or peeked
-    at the body; an untouched body leaves it the real channel."""
-    if request._pending:
-        # Body messages is_disconnected() took off the channel: hand them on first.
-        pending = request._pending
-
-        async def replay_pending() -> Message:
-            return pending.pop(0) if pending else await receive()
-
-        return replay_pending
-    body = request._body
-    if body is not None:
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
-
-    # Only stream() is left: it consumed the body.
-    async def consumed() -> Message:
-        raise RuntimeError(
-            "The middleware consumed the request body with stream(); use "
-            "await request.body() in middleware so the endpoint can read it again."
-        )
-
-    return consumed
 
 
 def _keep_endpoint_background(
@@ -190,24 +162,45 @@ def _keep_endpoint_background(
     response.background = BackgroundTasks(tasks)
 
 
-class FunctionMiddleware:
-    """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only)."""
+async def _send_resolution(
+    resolution: Resolution, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send a resolved response as its route would have, then close the endpoint's form
+    (bound with ``functools.partial``: the app ``call_next`` steps)."""
+    try:
+        await resolution[0](scope, resolution[1], send)
+    finally:
+        await close_resolution(resolution)
 
-    # Errors escaping after its response started carry mark_response_started, so the
-    # outer guard needs no send wrapper for it.
-    marks_response_errors = True
+
+@records_its_start
+class FunctionMiddleware:
+    """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only).
+
+    An error ``call_next`` raises is what the app behind let propagate (an unhandled
+    error): the dispatch function may catch it and answer, or let it go on outwards.
+    """
+
+    # Whether call_next may take the resolution shortcut (microasgi.resolution) when the
+    # app behind is microasgi's router. Off, every request is stepped: the tests run
+    # both ways, so the two execution models cannot drift apart.
+    use_resolution: ClassVar[bool] = True
 
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
         self.app = app
         self.dispatch = dispatch
         # Set when the app behind is microasgi's router: then call_next mostly gets the
         # endpoint's response without stepping anything.
-        self._resolve = resolver_of(app)
+        self._resolve = resolver_of(app) if self.use_resolution else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The response record (microasgi.responsestate), when this middleware talks to the
+        # server directly: out of the scope while the rest of the stack runs (it sends to
+        # call_next, not to the server), back in once this middleware sends.
+        state = scope.pop(RESPONSE_STATE_KEY, None)
         request = Request(scope, receive)
         downstreams: list[_Downstream] = []
         # What call_next handed over: each resolution, with the endpoint's background task
@@ -216,7 +209,7 @@ class FunctionMiddleware:
 
         # A partial, not a closure: built in C, and no cell per shared variable.
         call_next: CallNext = functools.partial(
-            FunctionMiddleware._call_next, self, scope, receive, downstreams, handed
+            FunctionMiddleware._call_next, self, scope, downstreams, handed
         )
         try:
             response = await self.dispatch(request, call_next)
@@ -231,62 +224,60 @@ class FunctionMiddleware:
                     channel = resolution[1]
                     if endpoint_background is not response.background:
                         _keep_endpoint_background(response, endpoint_background)
+            if state is not None:
+                scope[RESPONSE_STATE_KEY] = state
             if response._sends_two_messages:
-                # Response.__call__ and send_response(), inlined as in Route._serve.
-                try:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": response.status_code,
-                            "headers": response.raw_headers,
-                        }
-                    )
-                    body = b"" if scope["method"] == "HEAD" else response.body
-                    await send({"type": "http.response.body", "body": body})
-                    if response.background is not None:
-                        await response.background()
-                except BaseException as exc:
-                    mark_response_started(exc)
-                    raise
+                # Response.__call__, inlined as in Route._serve (tests/test_route_copies.py).
+                if state is not None:
+                    state[0] = True
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                body = b"" if scope["method"] == "HEAD" else response.body
+                await send({"type": "http.response.body", "body": body})
+                if response.background is not None:
+                    await response.background()
+            elif records_own_start(response):
+                await response(scope, channel, send)
             else:
-                await send_response(response, scope, channel, send)
+                await response(scope, channel, hand_over(scope, send))
         finally:
             for resolution, _ in handed:
-                if resolution[2] is not None:  # the endpoint took a Request: close its form
-                    await close_resolution(resolution)
+                request_of_endpoint = resolution[2]
+                if request_of_endpoint is not None and request_of_endpoint.holds_form:
+                    await request_of_endpoint.close()
             for downstream in downstreams:
                 await downstream.discard()
-            if request._form is not None:  # a form the middleware itself read
+            if request.holds_form:  # a form the middleware itself read
                 await request.close()
 
     async def _call_next(
         self,
         scope: Scope,
-        receive: Receive,
         downstreams: list[_Downstream],
         handed: list[tuple[Resolution, BackgroundTask | None]],
         request: Request,
     ) -> Response:
         """``call_next`` of one request (bound with ``functools.partial``)."""
-        touched = request._body is not None or request._pending or request._stream_consumed
-        downstream_receive = _body_replaying_receive(request, receive) if touched else receive
+        downstream_receive = request.receive_for_next_app()
         app = self.app
         resolve = self._resolve
         if resolve is not None:
-            outcome: Resolution | Exception | None
-            try:
-                outcome = await resolve(scope, downstream_receive)
-            except Exception as exc:
-                outcome = exc
-            if outcome is not None:
-                if isinstance(outcome, tuple):
-                    response = outcome[0]
-                    if response.sends_start_first:
-                        handed.append((outcome, response.background))
-                        return response  # the endpoint's own response, unsent
-                # An error, or a response that may fail before its start: stepped,
-                # so that call_next sees what the handlers answer.
-                app = functools.partial(send_answered, outcome)
+            resolution = await resolve(scope, downstream_receive)
+            if resolution is not None:
+                response = resolution[0]
+                if response._sends_two_messages:
+                    # Start, then the whole body: nothing can fail before its start, so
+                    # call_next may hand it over unsent, as the endpoint built it.
+                    handed.append((resolution, response.background))
+                    return response
+                # Any other response (a file, a stream, yours) may fail before its start,
+                # which call_next must raise: stepped, like the rest of the stack.
+                app = functools.partial(_send_resolution, resolution)
         downstream = _Downstream(app, scope, downstream_receive)
         downstreams.append(downstream)
         start = await downstream.next_message()

@@ -19,7 +19,7 @@ import anyio.from_thread
 from microasgi._concurrency import run_in_threadpool
 from microasgi.exceptions import ClientDisconnect
 from microasgi.lifespan import serve_empty_lifespan
-from microasgi.requests import MAX_BODY_SIZE_KEY, route_path
+from microasgi.requests import body_size_limit, route_path
 from microasgi.types import Message, RawHeaders, Receive, Scope, Send
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -301,7 +301,7 @@ class WSGIMiddleware:
             )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit: int | None = scope.get(MAX_BODY_SIZE_KEY)
+        limit = body_size_limit(scope)
         if limit is not None:
             declared = _content_length(scope["headers"])
             if declared is not None and declared > limit:
