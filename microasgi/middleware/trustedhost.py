@@ -51,13 +51,24 @@ def split_host_port(value: str) -> tuple[str, int | None] | None:
             return None
     if not rest or rest == ":":
         return host, None
-    port_text = rest[1:]
-    if rest[0] != ":" or not (port_text.isascii() and port_text.isdigit()):
-        return None
-    port = int(port_text)
-    if port > 65535:
+    port = parse_port(rest[1:]) if rest[0] == ":" else None
+    if port is None:
         return None
     return host, port
+
+
+def parse_port(text: str) -> int | None:
+    """A TCP port from ASCII digits (leading zeros allowed), or None for anything else.
+
+    The digit count is checked before ``int()``, which refuses more than 4,300 digits.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 5:
+        return None
+    port = int(digits)
+    return port if port <= 65535 else None
 
 
 def host_header(scope: Scope) -> str | None:
