@@ -72,11 +72,18 @@ def parse_port(text: str) -> int | None:
 
 
 def host_header(scope: Scope) -> str | None:
-    """The first ``Host`` header of an HTTP or websocket scope, latin-1 decoded."""
+    """The ``Host`` header of an HTTP or websocket scope, latin-1 decoded; None when absent.
+
+    A request with several gives ``""``, which no host parser accepts: RFC 9112 section 3.2
+    asks for a 400, since which one a proxy routed by is unknowable.
+    """
+    found: str | None = None
     for name, value in scope["headers"]:
         if name.lower() == b"host":
-            return str(value.decode("latin-1"))
-    return None
+            if found is not None:
+                return ""
+            found = value.decode("latin-1")
+    return found
 
 
 def redirect_location(scope: Scope, scheme: str, netloc: str) -> bytes:
