@@ -4,7 +4,8 @@ A path like ``/users/{user_id:int}/posts`` compiles to segments. Fully static
 paths live in a dict; the others go into a segment trie whose children are tried
 most specific first: a static segment, then a segment mixing text and parameters,
 then typed parameters, then ``str``; rest-consumers (``path`` parameters, which
-static text may follow, and mounts) last. Lookup cost grows with the depth of the path, not the route count.
+static text may follow, and mounts) last. Lookup cost grows with the depth of the
+path, not the route count.
 """
 
 import re
