@@ -34,7 +34,12 @@ from microasgi.responses import (
     mark_response_started,
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
-from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
+from microasgi.websockets import (
+    WebSocket,
+    WebSocketEndpoint,
+    check_websocket_endpoint,
+    serve_websocket,
+)
 
 
 class _Inherit:
@@ -190,9 +195,17 @@ class Route(_EndpointRoute):
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = INHERIT,
     ) -> None:
+        if isinstance(methods, str):
+            raise TypeError(
+                f"methods must be a list of method names, got the string {methods!r}; "
+                f"write methods=[{methods!r}]."
+            )
+        if methods is not None and not all(isinstance(method, str) for method in methods):
+            raise TypeError(f"methods must hold method names as str, got {methods!r}.")
         super().__init__(path, endpoint, name, middleware, max_body_size)
         self.max_body_size = max_body_size
-        param_names = list(self.compiled.param_convertors)
+        # The names with their convertors: binding checks annotations against them.
+        param_names = self.compiled.param_convertors
         self._callers: dict[str, EndpointCaller]
         if isinstance(endpoint, type):
             if methods is not None:
@@ -327,6 +340,7 @@ class WebSocketRoute(_EndpointRoute):
         middleware: Sequence[Middleware] | None = None,
         max_message_size: int | None = INHERIT,
     ) -> None:
+        check_websocket_endpoint(endpoint)
         super().__init__(path, endpoint, name, middleware, max_message_size)
         self.max_message_size = max_message_size
         if isinstance(endpoint, type) and issubclass(endpoint, WebSocketEndpoint):
@@ -337,7 +351,7 @@ class WebSocketRoute(_EndpointRoute):
 
             self._caller: EndpointCaller = run_class
         else:
-            self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors)).call
+            self._caller = bind_endpoint(endpoint, self.compiled.param_convertors).call
         self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _serve(

@@ -17,6 +17,7 @@ from typing import Any
 
 from microasgi.answering import send_answered
 from microasgi.background import BackgroundTask, BackgroundTasks
+from microasgi.endpoints import endpoint_name, is_async_callable
 from microasgi.requests import Request
 from microasgi.resolution import Resolution, close_resolution, resolver_of
 from microasgi.responses import Response, mark_response_started, send_response
@@ -198,6 +199,12 @@ class FunctionMiddleware:
     marks_response_errors = True
 
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
+        if not is_async_callable(dispatch):
+            # A sync dispatch returns call_next's coroutine unawaited: every request fails.
+            raise TypeError(
+                f"Function middleware {endpoint_name(dispatch)} must be an `async def "
+                "dispatch(request, call_next)`: it awaits call_next(request)."
+            )
         self.app = app
         self.dispatch = dispatch
         # Set when the app behind is microasgi's router: then call_next mostly gets the
