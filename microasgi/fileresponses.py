@@ -57,9 +57,9 @@ def parse_range(header: str, size: int) -> tuple[Span, ...] | None:
     unit, _, specs = header.partition("=")
     if unit.strip().lower() != "bytes":
         return None
-    parts = specs.split(",")
-    if len(parts) > MAX_RANGE_SPECS:
+    if specs.count(",") >= MAX_RANGE_SPECS:  # counted before split() builds the parts
         return None
+    parts = specs.split(",")
     spans: list[Span] = []
     for part in parts:
         first_text, dash, last_text = part.strip().partition("-")

@@ -14,7 +14,9 @@ from microasgi.types import ASGIApp, Receive, Scope, Send
 
 # A practical reg-name (RFC 3986 allows more, but nothing a real host uses) and an
 # IP-literal; neither can smuggle "/", "@", "?", "#" or "\" into a redirect Location.
-_REG_NAME = re.compile(r"[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+# Labels are checked non-empty apart (_is_reg_name): a repeated group would make the
+# regex engine keep a backtracking entry per label.
+_REG_NAME_CHARS = re.compile(r"[a-z0-9_.\-]+")
 _IP_LITERAL = re.compile(r"\[[0-9a-f:.]+(?:%25[0-9a-z._~\-]+)?\]")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -47,7 +49,7 @@ def split_host_port(value: str) -> tuple[str, int | None] | None:
         rest = colon + port_text
         if host.endswith("."):
             host = host[:-1]
-        if not _REG_NAME.fullmatch(host):
+        if not _is_reg_name(host):
             return None
     if not rest or rest == ":":
         return host, None
@@ -55,6 +57,16 @@ def split_host_port(value: str) -> tuple[str, int | None] | None:
     if port is None:
         return None
     return host, port
+
+
+def _is_reg_name(host: str) -> bool:
+    """Dot-separated non-empty labels of letters, digits, ``_`` and ``-``."""
+    return (
+        _REG_NAME_CHARS.fullmatch(host) is not None
+        and not host.startswith(".")
+        and not host.endswith(".")
+        and ".." not in host
+    )
 
 
 def parse_port(text: str) -> int | None:
