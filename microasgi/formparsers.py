@@ -124,6 +124,10 @@ def _decode_pair(pair: bytes | bytearray, max_part_size: int) -> FormItem:
         raw_name, raw_value = bytes(view[:equals]), bytes(view[equals + 1 :])
     if len(raw_value) > max_part_size:  # counted as sent: an escape is three bytes
         raise _field_too_large(_unquote(raw_name[:100]), max_part_size)
+    if len(raw_name) > MAX_FIELD_NAME_SIZE:
+        raise HTTPException(
+            400, f"Form field name too long: the limit is {MAX_FIELD_NAME_SIZE} bytes."
+        )
     return _unquote(raw_name), _unquote(raw_value)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from microasgi.datastructures import FormData
 from microasgi.exceptions import HTTPException
-from microasgi.formparsers import MAX_PART_HEADER_SIZE, parse_form
+from microasgi.formparsers import MAX_FIELD_NAME_SIZE, MAX_PART_HEADER_SIZE, parse_form
 from tests.security.conftest import measured
 
 BOUNDARY = "xyz"
@@ -134,6 +134,13 @@ def test_urlencoded_pair_split_over_many_chunks_is_not_quadratic() -> None:
     form = parse(URLENCODED, Body(chunks), max_part_size=5 * MIB)
     assert form["a"] == "x" * (4 * MIB)
     assert time.perf_counter() - started < 1.0
+
+
+def test_urlencoded_field_name_over_4_kib_is_400_even_in_one_chunk() -> None:
+    with pytest.raises(HTTPException) as raised:
+        parse(URLENCODED, Body([b"n" * (MAX_FIELD_NAME_SIZE + 1) + b"=v&a=1"]))
+    assert raised.value.status_code == 400
+    assert "name too long" in raised.value.detail
 
 
 # multipart
