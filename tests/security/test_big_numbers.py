@@ -4,6 +4,7 @@ Every place that turns request text into an int checks the digit count first, so
 huge number is a clean 400/404/416 or an ignored header, never a 500.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from microasgi.middleware import Middleware
 from microasgi.middleware.httpsredirect import HTTPSRedirectMiddleware
 from microasgi.middleware.proxyheaders import ProxyHeadersMiddleware, parse_node
 from microasgi.middleware.trustedhost import TrustedHostMiddleware, split_host_port
-from microasgi.requests import Request
+from microasgi.middleware.wsgi import WSGIMiddleware
+from microasgi.requests import MAX_BODY_SIZE_KEY, Request
 from microasgi.testclient import TestClient
+from tests.conftest import HTTPScope, RunApp
 
 DIGITS = "9" * 5000
 
@@ -120,3 +123,41 @@ def test_int_path_param_of_5000_digits_is_404() -> None:
     assert client.get(f"/items/{DIGITS}").status_code == 404
     assert client.get(f"/pair/1/{DIGITS}").status_code == 404
     assert client.get("/items/42").text == "42"
+
+
+def test_a_5000_digit_content_length_is_413_not_500(run_app: RunApp, http_scope: HTTPScope) -> None:
+    app = App()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    scope = http_scope("/echo", "POST", headers=[("content-length", DIGITS)])
+    sent = run_app(app, scope, [{"type": "http.request", "body": b"abc", "more_body": False}])
+    assert sent[0]["status"] == 413
+
+
+def test_a_5000_digit_content_length_under_wsgi_is_not_a_500(
+    run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    def wsgi_app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app = WSGIMiddleware(wsgi_app)
+    scope = http_scope("/", "POST", headers=[("content-length", DIGITS)])
+    scope[MAX_BODY_SIZE_KEY] = 1024
+    sent = run_app(app, scope, [{"type": "http.request", "body": b"abc", "more_body": False}])
+    assert sent[0]["status"] == 413
+
+
+def test_a_float_path_param_too_large_for_a_float_is_404() -> None:
+    app = App()
+
+    @app.get("/price/{amount:float}")
+    async def price(amount: float) -> str:
+        return repr(amount)
+
+    client = TestClient(app)
+    assert client.get(f"/price/{DIGITS}").status_code == 404
+    assert client.get(f"/price/1.{DIGITS}").text == "2.0"
