@@ -115,7 +115,8 @@ def _unquote(text: bytes) -> str:
     return percent_decode(text).decode("utf-8", "replace")
 
 
-def _decode_pair(pair: bytes | bytearray, max_part_size: int) -> FormItem:
+def _split_pair(pair: bytes | bytearray, max_part_size: int) -> tuple[bytes, bytes]:
+    """The raw name and value of ``name=value``, each copied once, limits checked."""
     equals = pair.find(b"=")
     if equals < 0:
         equals = len(pair)
@@ -128,7 +129,7 @@ def _decode_pair(pair: bytes | bytearray, max_part_size: int) -> FormItem:
         raise HTTPException(
             400, f"Form field name too long: the limit is {MAX_FIELD_NAME_SIZE} bytes."
         )
-    return _unquote(raw_name), _unquote(raw_value)
+    return raw_name, raw_value
 
 
 async def _parse_urlencoded(
@@ -148,7 +149,10 @@ async def _parse_urlencoded(
         if pair:
             if len(items) >= max_fields:
                 raise _too_many_fields(max_fields)
-            items.append(_decode_pair(pair, max_part_size))
+            raw_name, raw_value = _split_pair(pair, max_part_size)
+            if isinstance(pair, bytearray):
+                pair.clear()  # the pending buffer: freed before the value is decoded
+            items.append((_unquote(raw_name), _unquote(raw_value)))
 
     async for chunk in stream:
         if b"&" in chunk:
