@@ -8,6 +8,7 @@ Example counts come from the ``security`` hypothesis profile (tests/security/con
 import gc
 import itertools
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import unquote_to_bytes
@@ -37,7 +38,7 @@ MULTIPART = "multipart/form-data; boundary=bnd"
 # costs less per byte, which would read as super-linear growth): linear is x2, quadratic
 # x4. Up to three measures absorb a noisy neighbour.
 GROWTH_LIMIT = 3.2
-LARGE_INPUT_SECONDS = 1.0
+LARGE_INPUT_SECONDS = 2.0
 # Below this a time is mostly timer and scheduler noise: a 1 MiB run under 16 ms passes
 # (no quadratic parser gets near that on 1 MiB).
 TIMER_FLOOR = 0.005
@@ -45,7 +46,14 @@ TIMER_FLOOR = 0.005
 
 def assert_linear(run: Callable[[int], object], unit: int) -> None:
     """``run(n)`` builds and parses an input of ``n`` units of ``unit`` bytes; its time must
-    grow linearly with the size, and 1 MiB must take under LARGE_INPUT_SECONDS."""
+    grow linearly with the size, and 1 MiB must take under LARGE_INPUT_SECONDS.
+
+    Under a tracer (the coverage run) Python-level code slows tenfold and C code does not,
+    so times measure the tracer: the check is skipped there, and runs in every other pass
+    (scripts/check.sh runs this directory again under PYTHONOPTIMIZE=1, untraced).
+    """
+    if sys.gettrace() is not None:
+        pytest.skip("timing under a tracer (coverage) measures the tracer, not the parser")
 
     def best(size: int) -> float:
         times = []
