@@ -7,7 +7,7 @@ The whole directory runs twice in scripts/check.sh (once as is, once under
 import os
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -49,17 +49,3 @@ def measured() -> Iterator[Usage]:
         usage.peak_bytes = tracemalloc.get_traced_memory()[1] - baseline
         if not already_tracing:
             tracemalloc.stop()
-
-
-def linear_time(run: Callable[[int], object], small: int, large: int) -> tuple[float, float]:
-    """Best-of-three times of ``run(small)`` and ``run(large)``, for growth checks."""
-
-    def best(size: int) -> float:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            run(size)
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    return best(small), best(large)
