@@ -3,8 +3,9 @@
 A path like ``/users/{user_id:int}/posts`` compiles to segments. Fully static
 paths live in a dict; the others go into a segment trie whose children are tried
 most specific first: a static segment, then a segment mixing text and parameters,
-then typed parameters, then ``str``; rest-consumers (``path`` parameters and
-mounts) last. Lookup cost grows with the depth of the path, not the route count.
+then typed parameters, then ``str``; rest-consumers (``path`` parameters, which
+static text may follow, and mounts) last. Lookup cost grows with the depth of the
+path, not the route count.
 """
 
 import re
@@ -54,7 +55,9 @@ class CompiledPath:
     """A compiled path template.
 
     ``segments`` holds a str for a static segment and a SegmentMatcher for a
-    dynamic one. ``rest`` names the ``path`` parameter that consumes the remainder.
+    dynamic one. ``rest`` names the ``path`` parameter that consumes the remainder, and
+    ``tail`` is the static text the remainder must end with (``/edit`` in
+    ``/files/{p:path}/edit``; "" when the parameter ends the path).
     """
 
     template: str
@@ -64,6 +67,7 @@ class CompiledPath:
     rest: str | None = None
     # (name, convert) per parameter but the rest, in path order: built once, used per request.
     converters: tuple[tuple[str, Callable[[str], Any]], ...] = ()
+    tail: str = ""
 
     @property
     def is_static(self) -> bool:
@@ -100,7 +104,8 @@ def compile_path(path: str, *, prefix_only: bool = False) -> CompiledPath:
 
     Raises:
         ValueError: the path doesn't start with '/', names an unknown convertor,
-            repeats a parameter, or uses ``path`` anywhere but as the whole last segment.
+            repeats a parameter, or has a ``path`` parameter that does not start a
+            segment or is followed by another parameter (static text may follow it).
     """
     if prefix_only:
         path = path.rstrip("/")
@@ -113,36 +118,44 @@ def compile_path(path: str, *, prefix_only: bool = False) -> CompiledPath:
     segments: list[str | SegmentMatcher] = []
     rest: str | None = None
     raw_segments = path[1:].split("/") if path else []
-    for index, raw in enumerate(raw_segments):
+    tail = ""
+    start = 1  # where `raw` starts in `path`
+    for raw in raw_segments:
         params = list(_PARAM.finditer(raw))
         text = _PARAM.sub("", raw)
         if "{" in text or "}" in text:
             raise ValueError(
                 f"Malformed parameter in path {path!r}: {raw!r}; write {{name}} or {{name:kind}}."
             )
-        if not params:
-            segments.append(raw)
-            continue
         for found in params:
             name, kind = found.group(1), found.group(2) or "str"
             if kind not in CONVERTOR_TYPES:
                 raise ValueError(f"Unknown convertor {kind!r} in path {path!r}.")
             if name in convertors:
                 raise ValueError(f"Duplicate parameter {name!r} in path {path!r}.")
+            if rest is not None:
+                raise ValueError(
+                    f"In {path!r}, the 'path' parameter {rest!r} must be the last parameter: "
+                    "only static text may follow it."
+                )
             convertors[name] = CONVERTOR_TYPES[kind]
             order.append(name)
             if CONVERTOR_TYPES[kind].rank == RANK_PATH:
-                if index != len(raw_segments) - 1 or len(params) != 1 or found.group(0) != raw:
+                if found.start() != 0:
                     raise ValueError(
-                        f"In {path!r}, a 'path' parameter must be the whole last segment."
+                        f"In {path!r}, a 'path' parameter must start a segment "
+                        f"(write '/{found.group(0)}', not {raw!r})."
                     )
                 if prefix_only:
                     raise ValueError(f"Mount path {path!r} cannot hold a 'path' parameter.")
                 rest = name
+                # The template text after it: what the remainder must end with.
+                tail = path[start + found.end() :]
         if rest is None:
-            segments.append(_segment_matcher(raw, params))
+            segments.append(_segment_matcher(raw, params) if params else raw)
+        start += len(raw) + 1
     converters = tuple((name, convertors[name].converter()) for name in order if name != rest)
-    return CompiledPath(path, tuple(segments), convertors, tuple(order), rest, converters)
+    return CompiledPath(path, tuple(segments), convertors, tuple(order), rest, converters, tail)
 
 
 def _segment_matcher(raw: str, params: list[re.Match[str]]) -> SegmentMatcher:
@@ -226,13 +239,30 @@ def param_converter(compiled: CompiledPath) -> ParamConverter:
     return any_params
 
 
+# A rest-consumer at a trie node: the entry, whether it is a mount, and the static tail
+# the remainder must end with ("" for mounts and for `path` params ending the path).
+_Rest = tuple[Any, bool, str]
+
+
 @dataclass(slots=True)  # slots: attribute reads on the lookup path are faster
 class _Node:
     static: dict[str, "_Node"] = field(default_factory=dict)
     dynamic: list[tuple[SegmentMatcher, "_Node"]] = field(default_factory=list)
     leaves: list[Any] = field(default_factory=list)
-    # Entries that take whatever follows this node: `path` params and mounts.
-    rest: list[tuple[Any, bool]] = field(default_factory=list)
+    # Entries that take whatever follows this node: `path` params and mounts, the longest
+    # tails first (the most specific), registration order among equals.
+    rest: list[_Rest] = field(default_factory=list)
+
+
+def _rest_remainder(remainder: str, tail: str) -> str | None:
+    """``remainder`` ("/" + the rest of the path) as the ``path`` value sees it: "/" + the
+    text before ``tail``; None when the remainder does not end with the tail."""
+    if not tail:
+        return remainder
+    # The value may be empty, but the tail cannot overlap the remainder's leading "/".
+    if len(remainder) <= len(tail) or not remainder.endswith(tail):
+        return None
+    return remainder[: -len(tail)]
 
 
 class RouteTable:
@@ -256,7 +286,8 @@ class RouteTable:
         for segment in compiled.segments:
             node = _child(node, segment)
         if is_mount or compiled.rest is not None:
-            node.rest.append((entry, is_mount))
+            node.rest.append((entry, is_mount, compiled.tail))
+            node.rest.sort(key=lambda rest: -len(rest[2]))  # stable: ties keep their order
         else:
             node.leaves.append(entry)
 
@@ -270,7 +301,11 @@ class RouteTable:
         if node is None:
             return []
         if is_mount or compiled.rest is not None:
-            return [entry for entry, mount in node.rest if mount == is_mount]
+            return [
+                entry
+                for entry, mount, tail in node.rest
+                if mount == is_mount and tail == compiled.tail
+            ]
         return list(node.leaves)
 
     def first(self, path: str) -> Candidate | None:
@@ -354,7 +389,7 @@ def _first(
     if index == count:
         if node.leaves:
             return node.leaves[0], values, None
-        for entry, is_mount in node.rest:
+        for entry, is_mount, _tail in node.rest:
             if is_mount:
                 return entry, values, ""
         return None
@@ -371,7 +406,11 @@ def _first(
             if found is not None:
                 return found
     if node.rest:
-        return node.rest[0][0], values, "/" + "/".join(segments[index:])
+        remainder = "/" + "/".join(segments[index:])
+        for entry, _is_mount, tail in node.rest:
+            value = _rest_remainder(remainder, tail)
+            if value is not None:
+                return entry, values, value
     return None
 
 
@@ -381,7 +420,7 @@ def _walk(
     if index == len(segments):
         for entry in node.leaves:
             yield entry, values, None
-        for entry, is_mount in node.rest:
+        for entry, is_mount, _tail in node.rest:
             if is_mount:
                 yield entry, values, ""
         return
@@ -395,5 +434,7 @@ def _walk(
             yield from _walk(child, segments, index + 1, values + groups)
     if node.rest:
         remainder = "/" + "/".join(segments[index:])
-        for entry, _is_mount in node.rest:
-            yield entry, values, remainder
+        for entry, _is_mount, tail in node.rest:
+            value = _rest_remainder(remainder, tail)
+            if value is not None:
+                yield entry, values, value

@@ -23,9 +23,14 @@ from microasgi.answering import (
     answer_escaped,
 )
 from microasgi.datastructures import State, URLPath
+from microasgi.endpoints import check_exception_handler
 from microasgi.lifespan import LifespanFactory, lifespan_context, serve_lifespan
 from microasgi.middleware import Middleware, build_stack
-from microasgi.middleware.functional import DispatchFunction, FunctionMiddleware
+from microasgi.middleware.functional import (
+    DispatchFunction,
+    FunctionMiddleware,
+    check_middleware_function,
+)
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
 from microasgi.responsestate import (
     RESPONSE_STATE_KEY,
@@ -72,7 +77,9 @@ class App(RouteRegistry):
     ) -> None:
         self.router = Router(routes, redirect_slashes=redirect_slashes)
         self.user_middleware: list[Middleware] = list(middleware or ())
-        self.exception_handlers: dict[HandlerKey, ExceptionHandler] = dict(exception_handlers or {})
+        self.exception_handlers: dict[HandlerKey, ExceptionHandler] = {}
+        for key, handler in (exception_handlers or {}).items():
+            self.add_exception_handler(key, handler)
         self.debug = debug
         self.state = State()
         self.max_body_size = max_body_size
@@ -173,12 +180,19 @@ class App(RouteRegistry):
             raise ValueError(f'Only "http" function middleware exists, got {middleware_type!r}.')
 
         def decorator(dispatch: DispatchFunction) -> DispatchFunction:
+            check_middleware_function(dispatch)  # now, not when the stack is built
             self.add_middleware(FunctionMiddleware, dispatch=dispatch)
             return dispatch
 
         return decorator
 
     def add_exception_handler(self, key: HandlerKey, handler: ExceptionHandler) -> None:
+        """Register ``handler(request, exc)`` for a status code or an exception class.
+
+        Raises:
+            TypeError: the handler cannot be called as ``handler(request, exc)``.
+        """
+        check_exception_handler(handler)
         self.exception_handlers[key] = handler
 
     def exception_handler(self, key: HandlerKey) -> Callable[[F], F]:

@@ -7,10 +7,19 @@ introspection. ``to_response`` turns an endpoint's return value into a Response.
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Collection
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from microasgi._concurrency import run_in_threadpool
+from microasgi.convertors import (
+    Convertor,
+    FloatConvertor,
+    IntegerConvertor,
+    PathConvertor,
+    StringConvertor,
+    UUIDConvertor,
+)
 from microasgi.requests import HTTPConnection
 from microasgi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -67,12 +76,15 @@ def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) ->
 
     A parameter called ``request``/``websocket`` or annotated with a connection class
     gets the connection; one named like a path parameter gets its converted value;
-    one with a default is left alone; ``**kwargs`` takes the remaining path params.
-    The caller is a plain function returning the endpoint's awaitable (a worker-thread
-    call for sync endpoints): no extra coroutine frame per request.
+    ``**kwargs`` takes the remaining path params. When ``param_names`` maps the names to
+    their convertors, a path parameter's annotation must agree with its convertor. The
+    caller is a plain function returning the endpoint's awaitable (a worker-thread call
+    for sync endpoints): no extra coroutine frame per request.
 
     Raises:
-        TypeError: a parameter can be bound to nothing; the message names both.
+        TypeError: a parameter can be bound to nothing (with a default or not: nothing
+            would ever fill it), or its annotation disagrees with its convertor; the
+            message names the parameter and the fix.
     """
     connection_arg, param_args = _plan_arguments(endpoint, _parameters(endpoint), param_names)
     target: Callable[..., Any] = endpoint
@@ -139,6 +151,8 @@ def _plan_arguments(
                 f"{parameter.name!r}; endpoint parameters are passed by name."
             )
         if parameter.name in param_names:
+            if isinstance(param_names, Mapping):
+                _check_annotation(endpoint, parameter, param_names[parameter.name])
             param_args.append(parameter.name)
         elif _is_connection_parameter(parameter):
             connection_arg = parameter.name
@@ -148,7 +162,81 @@ def _plan_arguments(
                 "neither the connection (name it 'request' or annotate it) nor a path "
                 f"parameter of the route ({', '.join(sorted(param_names)) or 'none'})."
             )
+        else:
+            # A default would hide that nothing ever fills it (no query or body binding).
+            raise TypeError(
+                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} with a "
+                "default, but it is not a path parameter of the route "
+                f"({', '.join(sorted(param_names)) or 'none'}), so nothing would ever fill "
+                "it. Only the connection and path parameters are bound: read a query "
+                f"parameter from request.query_params.get({parameter.name!r}), or put "
+                f"{{{parameter.name}}} in the path."
+            )
     return connection_arg, tuple(param_args)
+
+
+# What the built-in convertors produce, and the convertor to write for an annotated type.
+_PRODUCES: dict[type[Convertor], type] = {
+    StringConvertor: str,
+    PathConvertor: str,
+    IntegerConvertor: int,
+    FloatConvertor: float,
+    UUIDConvertor: uuid.UUID,
+}
+_CONVERTOR_FOR: dict[type, str] = {str: "", int: ":int", float: ":float", uuid.UUID: ":uuid"}
+_TYPES_BY_NAME: dict[str, type] = {"str": str, "int": int, "float": float, "UUID": uuid.UUID}
+
+
+def _check_annotation(endpoint: Any, parameter: inspect.Parameter, convertor: Convertor) -> None:
+    """Refuse ``user_id: int`` bound to ``{user_id}``: the endpoint would get the string."""
+    produced = _PRODUCES.get(type(convertor))
+    annotation = parameter.annotation
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        annotation = _TYPES_BY_NAME.get(annotation.rsplit(".", 1)[-1])
+    if (
+        produced is None
+        or annotation is inspect.Parameter.empty
+        or not isinstance(annotation, type)
+    ):
+        return  # a custom convertor, no annotation, or a union: nothing to compare
+    if issubclass(produced, annotation) or (annotation is float and produced is int):
+        return
+    name = parameter.name
+    kind = _CONVERTOR_FOR.get(annotation)
+    fix = (
+        f"write {{{name}{kind}}} in the path"
+        if kind is not None
+        else f"register a convertor giving {annotation.__name__} (register_convertor)"
+    )
+    raise TypeError(
+        f"Endpoint {endpoint_name(endpoint)} annotates parameter {name!r} as "
+        f"{annotation.__name__}, but the path gives it a {produced.__name__}: {fix}."
+    )
+
+
+def check_exception_handler(handler: Any) -> None:
+    """Refuse, at registration, an exception handler that cannot be called as
+    ``handler(request, exc)``.
+
+    Raises:
+        TypeError: ``handler`` is not callable or its signature does not take two
+            positional arguments; the message shows the signature.
+    """
+    if not callable(handler):
+        raise TypeError(
+            f"An exception handler must be a function taking (request, exc), got {handler!r}."
+        )
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return  # no readable signature (some builtins): the first error will tell
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"Exception handler {endpoint_name(handler)}{signature} must take (request, exc): "
+            "two positional parameters."
+        ) from None
 
 
 def to_response(result: Any, endpoint: Any) -> Response:
@@ -166,8 +254,12 @@ def to_response(result: Any, endpoint: Any) -> Response:
         return PlainTextResponse(result)
     if isinstance(result, bytes):
         return Response(result, media_type="application/octet-stream")
+    hint = ""
+    if inspect.iscoroutine(result):
+        result.close()  # never awaited: close it so no "never awaited" warning follows
+        hint = " (an `await` is probably missing: return await ...)"
     raise TypeError(
-        f"Endpoint {endpoint_name(endpoint)} returned {type(result).__name__}; "
+        f"Endpoint {endpoint_name(endpoint)} returned {type(result).__name__}{hint}; "
         "return a Response, dict, list, str or bytes."
     )
 

@@ -34,6 +34,10 @@ MAX_RANGES = 16
 # Range specs read from one header, before merging; past this the header is ignored.
 MAX_RANGE_SPECS = 100
 
+# Offsets longer than this many digits are past the end of any file a disk can hold.
+_OFFSET_DIGITS = 18
+_BEYOND_ANY_FILE = 10**_OFFSET_DIGITS
+
 Span = tuple[int, int]  # first and last byte offsets, inclusive, as in Content-Range
 
 
@@ -54,9 +58,9 @@ def parse_range(header: str, size: int) -> tuple[Span, ...] | None:
     unit, _, specs = header.partition("=")
     if unit.strip().lower() != "bytes":
         return None
-    parts = specs.split(",")
-    if len(parts) > MAX_RANGE_SPECS:
+    if specs.count(",") >= MAX_RANGE_SPECS:  # counted before split() builds the parts
         return None
+    parts = specs.split(",")
     spans: list[Span] = []
     for part in parts:
         first_text, dash, last_text = part.strip().partition("-")
@@ -65,15 +69,15 @@ def parse_range(header: str, size: int) -> tuple[Span, ...] | None:
         if not first_text:  # suffix range "-N": the last N bytes
             if not last_text:
                 return None
-            length = int(last_text)
+            length = _offset(last_text)
             if length > 0 and size > 0:
                 spans.append((max(0, size - length), size - 1))
             continue
-        first = int(first_text)
-        if last_text and int(last_text) < first:
+        first = _offset(first_text)
+        if last_text and _offset(last_text) < first:
             return None  # RFC 9110 14.1.1: invalid, so the whole header is ignored
         if first < size:
-            last = int(last_text) if last_text else size - 1
+            last = _offset(last_text) if last_text else size - 1
             spans.append((first, min(last, size - 1)))
     merged = _merge(spans)
     if len(merged) > MAX_RANGES:
@@ -83,6 +87,16 @@ def parse_range(header: str, size: int) -> tuple[Span, ...] | None:
 
 def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def _offset(digits: str) -> int:
+    """A byte offset from ASCII digits; past any file size, ``_BEYOND_ANY_FILE``.
+
+    ``int()`` refuses more than 4,300 digits (and would spend quadratic time below that), so
+    a number too long to be an offset is never converted.
+    """
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _OFFSET_DIGITS else _BEYOND_ANY_FILE
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -28,7 +28,8 @@ BODY_READ_KEY = "microasgi.body_read"
 def parse_cookies(cookie_header: str) -> dict[str, str]:
     """Parse a ``Cookie`` header into a dict, tolerating junk.
 
-    Pairs without ``=`` are kept with an empty name (browsers send them), surrounding
+    Pairs with an empty name (``=v``, or ``flag`` without ``=``) are discarded: kept as the
+    name ``""`` they could stand in for another cookie (``=__Host-sid=evil``). Surrounding
     whitespace and double quotes are stripped (with the backslash escapes inside quotes
     that ``set_cookie`` writes), and the first of duplicate names wins (RFC 6265
     section 5.4: the most specific cookie is listed first). Never raises.
@@ -36,15 +37,15 @@ def parse_cookies(cookie_header: str) -> dict[str, str]:
     cookies: dict[str, str] = {}
     for chunk in cookie_header.split(";"):
         name, separator, value = chunk.partition("=")
-        if not separator:
-            name, value = "", name
-        name, value = name.strip(), value.strip()
+        name = name.strip()
+        if not separator or not name:
+            continue
+        value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
             if "\\" in value:
                 value = _COOKIE_ESCAPE.sub(_unescape, value)
-        if name or value:
-            cookies.setdefault(name, value)
+        cookies.setdefault(name, value)
     return cookies
 
 
@@ -107,6 +108,15 @@ class HTTPConnection(Mapping[str, Any]):
 
     @cached_property
     def url(self) -> URL:
+        """The request URL; its host comes from the ``Host`` header.
+
+        Raises:
+            HTTPException: 400 when the request has more than one ``Host`` header (RFC 9112
+                section 3.2): which one a proxy routed by is unknowable.
+        """
+        hosts = [value for name, value in self.scope.get("headers", ()) if name.lower() == b"host"]
+        if len(hosts) > 1:
+            raise HTTPException(400, "Invalid request: more than one Host header.")
         return URL(scope=self.scope)
 
     @cached_property
@@ -213,18 +223,24 @@ class Request(HTTPConnection):
         """The body limit, checked first against the declared ``Content-Length``.
 
         Raises:
-            HTTPException: 400 for a Content-Length that is not plain ASCII digits,
-                413 when it declares more than the limit (nothing is read).
+            HTTPException: 400 for a Content-Length that is not plain ASCII digits or two
+                that differ, 413 when it declares more than the limit (nothing is read).
         """
         limit = body_size_limit(self.scope)
-        header = self.headers.get("content-length")
-        if header is not None:
+        values = self.headers.getlist("content-length")
+        if len(set(values)) > 1:
+            # Two framings: a proxy may have read another body than ours (request smuggling).
+            raise HTTPException(400, f"Conflicting Content-Length headers: {values!r}.")
+        if values:
+            header = values[0]
             # str.isdigit() alone accepts "١٢" and "²": only ASCII digits are HTTP digits.
             if not (header.isascii() and header.isdigit()):
                 raise HTTPException(
                     400, f"Invalid Content-Length header {header!r}: expected plain digits."
                 )
-            if limit is not None and int(header) > limit:
+            # int() refuses over 4,300 digits; past 18 the length is beyond any limit.
+            digits = header.lstrip("0")
+            if limit is not None and (len(digits) > 18 or int(digits or "0") > limit):
                 raise _too_large(limit)
         return limit
 

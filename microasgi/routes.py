@@ -31,7 +31,12 @@ from microasgi.resolution import Resolution
 from microasgi.responses import Response
 from microasgi.responsestate import RESPONSE_STATE_KEY, hand_over, records_own_start
 from microasgi.types import ASGIApp, Receive, Scope, Send
-from microasgi.websockets import WebSocket, WebSocketEndpoint, serve_websocket
+from microasgi.websockets import (
+    WebSocket,
+    WebSocketEndpoint,
+    check_websocket_endpoint,
+    serve_websocket,
+)
 
 
 class _Inherit:
@@ -180,9 +185,17 @@ class Route(_EndpointRoute):
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = INHERIT,
     ) -> None:
+        if isinstance(methods, str):
+            raise TypeError(
+                f"methods must be a list of method names, got the string {methods!r}; "
+                f"write methods=[{methods!r}]."
+            )
+        if methods is not None and not all(isinstance(method, str) for method in methods):
+            raise TypeError(f"methods must hold method names as str, got {methods!r}.")
         super().__init__(path, endpoint, name, middleware, max_body_size)
         self.max_body_size = max_body_size
-        param_names = list(self.compiled.param_convertors)
+        # The names with their convertors: binding checks annotations against them.
+        param_names = self.compiled.param_convertors
         self._callers: dict[str, EndpointCaller]
         if isinstance(endpoint, type):
             if methods is not None:
@@ -302,7 +315,8 @@ class Route(_EndpointRoute):
 class WebSocketRoute(_EndpointRoute):
     """A websocket route: ``WebSocketRoute(path, endpoint, *, name=None, middleware=None)``.
 
-    ``endpoint`` is a function (async or sync) or a ``WebSocketEndpoint`` subclass.
+    ``endpoint`` is an ``async def`` function or a ``WebSocketEndpoint`` subclass (a sync
+    function is refused at registration: it could not await the connection).
     """
 
     _limit_key = MAX_MESSAGE_SIZE_KEY
@@ -317,6 +331,7 @@ class WebSocketRoute(_EndpointRoute):
         middleware: Sequence[Middleware] | None = None,
         max_message_size: int | None = INHERIT,
     ) -> None:
+        check_websocket_endpoint(endpoint)
         super().__init__(path, endpoint, name, middleware, max_message_size)
         self.max_message_size = max_message_size
         if isinstance(endpoint, type) and issubclass(endpoint, WebSocketEndpoint):
@@ -327,7 +342,7 @@ class WebSocketRoute(_EndpointRoute):
 
             self._caller: EndpointCaller = run_class
         else:
-            self._caller = bind_endpoint(endpoint, list(self.compiled.param_convertors)).call
+            self._caller = bind_endpoint(endpoint, self.compiled.param_convertors).call
         self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _serve(

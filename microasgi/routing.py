@@ -245,6 +245,11 @@ class RouteRegistry:
         max_body_size: int | None = INHERIT,
     ) -> Callable[[F], F]:
         """Register a function (or a class with get/post/... methods) for ``path``."""
+        if not isinstance(path, str):  # a bare @app.get: the function arrived as the path
+            raise TypeError(
+                f"The route decorator needs the path first, got {path!r}: write "
+                "@app.get('/path') (or @app.route('/path')), not a bare @app.get."
+            )
 
         def decorator(endpoint: F) -> F:
             self.add_route(

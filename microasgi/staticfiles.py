@@ -120,9 +120,14 @@ def _safe_segments(path: str) -> list[str] | None:
     """The path's segments, or None if any could step outside the folder.
 
     The server has already percent-decoded the path, so ``%2e%2e`` arrives as ``..``;
-    nothing is decoded again here (a literal ``%2e`` is just a file name).
+    nothing is decoded again here (a literal ``%2e`` is just a file name). A NUL, or text
+    the file system cannot encode (a lone surrogate from ``%ed%a0%80``), names no file.
     """
     if "\\" in path or "\0" in path:
+        return None
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
         return None
     segments = [segment for segment in path.split("/") if segment]
     if any(segment in (".", "..") for segment in segments):

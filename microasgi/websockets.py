@@ -10,6 +10,7 @@ endpoint. This module knows the websocket scope and messages; not routing or app
 
 import enum
 import functools
+import inspect
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, NoReturn
@@ -544,6 +545,32 @@ async def _receive_text_or_bytes(websocket: WebSocket) -> str | bytes:
         return text
     data: bytes = message.get("bytes") or b""
     return data
+
+
+def check_websocket_endpoint(endpoint: Any) -> None:
+    """Refuse, at registration, a websocket endpoint that is a plain ``def``.
+
+    A websocket endpoint awaits ``accept()`` and ``receive_*()``; a sync function cannot,
+    and served from a thread it would deny every connection without a word.
+
+    Raises:
+        TypeError: ``endpoint`` is neither an ``async def`` (or an object with an async
+            ``__call__``) nor a ``WebSocketEndpoint`` subclass.
+    """
+    if isinstance(endpoint, type) and issubclass(endpoint, WebSocketEndpoint):
+        return
+    target = endpoint
+    while isinstance(target, functools.partial):
+        target = target.func
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+        getattr(target, "__call__", None)  # noqa: B004 - an instance with an async __call__
+    ):
+        return
+    name = getattr(endpoint, "__qualname__", repr(endpoint))
+    raise TypeError(
+        f"Websocket endpoint {name} must be an `async def` (it awaits websocket.accept() "
+        "and websocket.receive_text()), or a WebSocketEndpoint subclass."
+    )
 
 
 async def serve_websocket(websocket: WebSocket, endpoint_call: Awaitable[Any]) -> None:

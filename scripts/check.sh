@@ -37,6 +37,10 @@ run "ruff format --check" "$bin/ruff" format --check .
 run "mypy --strict" "$bin/mypy" --strict microasgi tests
 run "pytest (3.11, coverage)" "$bin/python" -m pytest \
   --cov=microasgi --cov-branch --cov-fail-under=95 --cov-report=term-missing:skip-covered
+# The attack tests again with asserts stripped, as `python -O` would run the app (pytest still
+# rewrites the tests' own asserts; the warning that other asserts are ignored is expected).
+run "pytest tests/security (PYTHONOPTIMIZE=1)" env PYTHONOPTIMIZE=1 "$bin/python" -m pytest \
+  tests/security -q -W "ignore::pytest.PytestConfigWarning"
 run "mkdocs build --strict" "$bin/mkdocs" build --strict --quiet --site-dir "$site_dir"
 
 also=()

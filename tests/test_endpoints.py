@@ -81,14 +81,14 @@ def test_request_and_path_params_together() -> None:
     assert TestClient(app).get("/users/3").text == "GET 3"
 
 
-def test_parameters_with_defaults_are_left_alone() -> None:
+def test_parameters_with_defaults_that_nothing_fills_are_refused() -> None:
     app = App()
 
-    @app.get("/")
     async def home(greeting: str = "hello", *, punctuation: str = "!") -> str:
         return greeting + punctuation
 
-    assert TestClient(app).get("/").text == "hello!"
+    with pytest.raises(TypeError, match="'greeting' with a default"):
+        app.add_route("/", home)
 
 
 def test_a_path_param_fills_a_parameter_with_a_default() -> None:

@@ -145,11 +145,13 @@ def test_form_rejects_endless_urlencoded_pair_before_it_ends() -> None:
     assert body.taken < 20
 
 
-def test_urlencoded_percent_encoded_value_within_limit_is_accepted() -> None:
-    # Nine encoded bytes per character, three bytes once decoded: within 3 x the limit.
+def test_urlencoded_value_limit_counts_the_encoded_size() -> None:
+    # Nine encoded bytes per character: the limit applies to the 90 bytes as sent.
     value = "€" * 10
     encoded = "".join(f"%{byte:02X}" for byte in value.encode())
-    assert parse(URLENCODED, [f"v={encoded}".encode()], max_part_size=30)["v"] == value
+    assert parse(URLENCODED, [f"v={encoded}".encode()], max_part_size=90)["v"] == value
+    with pytest.raises(HTTPException):
+        parse(URLENCODED, [f"v={encoded}".encode()], max_part_size=89)
 
 
 # other content types

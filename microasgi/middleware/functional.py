@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, ClassVar
 
 from microasgi.background import BackgroundTask, BackgroundTasks
+from microasgi.endpoints import endpoint_name, is_async_callable
 from microasgi.requests import Request
 from microasgi.resolution import Resolution, close_resolution, resolver_of
 from microasgi.responses import Response
@@ -173,6 +174,20 @@ async def _send_resolution(
         await close_resolution(resolution)
 
 
+def check_middleware_function(dispatch: DispatchFunction) -> None:
+    """Refuse a sync ``dispatch``: it would return call_next's coroutine unawaited, and
+    every request would fail.
+
+    Raises:
+        TypeError: ``dispatch`` is not an ``async def``.
+    """
+    if not is_async_callable(dispatch):
+        raise TypeError(
+            f"Function middleware {endpoint_name(dispatch)} must be an `async def "
+            "dispatch(request, call_next)`: it awaits call_next(request)."
+        )
+
+
 @records_its_start
 class FunctionMiddleware:
     """Wrap ``dispatch(request, call_next)`` as pure ASGI middleware (HTTP only).
@@ -187,6 +202,7 @@ class FunctionMiddleware:
     use_resolution: ClassVar[bool] = True
 
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction) -> None:
+        check_middleware_function(dispatch)
         self.app = app
         self.dispatch = dispatch
         # Set when the app behind is microasgi's router: then call_next mostly gets the

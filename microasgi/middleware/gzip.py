@@ -6,6 +6,7 @@ chunk, so a streaming response keeps streaming. Works on raw ASGI headers only.
 """
 
 import zlib
+from collections.abc import Iterable
 
 from microasgi.datastructures import MutableHeaders
 from microasgi.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
@@ -68,7 +69,7 @@ class GZipMiddleware:
         self.compresslevel = compresslevel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "HEAD":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         accept = ",".join(
@@ -76,10 +77,32 @@ class GZipMiddleware:
             for name, value in scope["headers"]
             if name.lower() == b"accept-encoding"
         )
-        if not accept or not accepts_gzip(accept):
-            await self.app(scope, receive, send)
+        if not accept or not accepts_gzip(accept) or scope["method"] == "HEAD":
+            # Another client would get gzip: caches must key this variant on the header too.
+            await self.app(scope, receive, _VarySender(send))
             return
         await self.app(scope, receive, _GZipSender(send, self.minimum_size, self.compresslevel))
+
+
+class _VarySender:
+    """The ``send`` for a client that takes no gzip: adds ``Vary: Accept-Encoding`` to the
+    start of a response that gzip-accepting clients would get compressed (RFC 9110 12.5.5)."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and _compressible(message):
+            message = {**message, "headers": _with_vary(message.get("headers", ()))}
+        await self.send(message)
+
+
+def _with_vary(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+    varied: RawHeaders = [(bytes(name), bytes(value)) for name, value in headers]
+    MutableHeaders(raw=varied).add_vary_header("Accept-Encoding")
+    return varied
 
 
 class _GZipSender:
@@ -118,7 +141,7 @@ class _GZipSender:
         more_body = message.get("more_body", False)
         if not more_body and len(body) < self.minimum_size:
             self.passthrough = True
-            await self.send(start)
+            await self.send({**start, "headers": _with_vary(start.get("headers", ()))})
             await self.send(message)
             return
         compressor = zlib.compressobj(self.compresslevel, zlib.DEFLATED, _GZIP_WBITS)

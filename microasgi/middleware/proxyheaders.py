@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-from microasgi.middleware.trustedhost import split_host_port
+from microasgi.middleware.trustedhost import parse_port, split_host_port
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
 _SCHEMES = frozenset({"http", "https", "ws", "wss"})
@@ -124,7 +124,7 @@ def parse_node(node: str) -> tuple[str, int] | None:
     else:
         host, rest = node, ""
     port_text = rest[1:] if rest.startswith(":") else ""
-    port = int(port_text) if port_text.isdigit() and int(port_text) <= 65535 else 0
+    port = parse_port(port_text) or 0
     return (host, port) if host else None
 
 

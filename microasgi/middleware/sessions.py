@@ -26,6 +26,10 @@ _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _KEY_PURPOSE = b"microasgi.sessions.SessionMiddleware"
 
 
+# Seconds a cookie's timestamp may be ahead of this server's clock.
+_CLOCK_SKEW = 60
+
+
 def _b64encode(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
@@ -145,7 +149,9 @@ class SessionMiddleware:
             return None
         if self.max_age is not None:
             age = (time.time() if now is None else now) - issued
-            if age > self.max_age:
+            # A cookie from the future has a negative age that would pass any max_age: only
+            # a little clock skew between the servers sharing the key is allowed.
+            if age > self.max_age or age < -_CLOCK_SKEW:
                 return None
         if not isinstance(session, dict):
             return None

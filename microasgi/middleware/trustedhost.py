@@ -14,7 +14,9 @@ from microasgi.types import ASGIApp, Receive, Scope, Send
 
 # A practical reg-name (RFC 3986 allows more, but nothing a real host uses) and an
 # IP-literal; neither can smuggle "/", "@", "?", "#" or "\" into a redirect Location.
-_REG_NAME = re.compile(r"[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+# Labels are checked non-empty apart (_is_reg_name): a repeated group would make the
+# regex engine keep a backtracking entry per label.
+_REG_NAME_CHARS = re.compile(r"[a-z0-9_.\-]+")
 _IP_LITERAL = re.compile(r"\[[0-9a-f:.]+(?:%25[0-9a-z._~\-]+)?\]")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -47,25 +49,53 @@ def split_host_port(value: str) -> tuple[str, int | None] | None:
         rest = colon + port_text
         if host.endswith("."):
             host = host[:-1]
-        if not _REG_NAME.fullmatch(host):
+        if not _is_reg_name(host):
             return None
     if not rest or rest == ":":
         return host, None
-    port_text = rest[1:]
-    if rest[0] != ":" or not (port_text.isascii() and port_text.isdigit()):
-        return None
-    port = int(port_text)
-    if port > 65535:
+    port = parse_port(rest[1:]) if rest[0] == ":" else None
+    if port is None:
         return None
     return host, port
 
 
+def _is_reg_name(host: str) -> bool:
+    """Dot-separated non-empty labels of letters, digits, ``_`` and ``-``."""
+    return (
+        _REG_NAME_CHARS.fullmatch(host) is not None
+        and not host.startswith(".")
+        and not host.endswith(".")
+        and ".." not in host
+    )
+
+
+def parse_port(text: str) -> int | None:
+    """A TCP port from ASCII digits (leading zeros allowed), or None for anything else.
+
+    The digit count is checked before ``int()``, which refuses more than 4,300 digits.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 5:
+        return None
+    port = int(digits)
+    return port if port <= 65535 else None
+
+
 def host_header(scope: Scope) -> str | None:
-    """The first ``Host`` header of an HTTP or websocket scope, latin-1 decoded."""
+    """The ``Host`` header of an HTTP or websocket scope, latin-1 decoded; None when absent.
+
+    A request with several gives ``""``, which no host parser accepts: RFC 9112 section 3.2
+    asks for a 400, since which one a proxy routed by is unknowable.
+    """
+    found: str | None = None
     for name, value in scope["headers"]:
         if name.lower() == b"host":
-            return str(value.decode("latin-1"))
-    return None
+            if found is not None:
+                return ""
+            found = value.decode("latin-1")
+    return found
 
 
 def redirect_location(scope: Scope, scheme: str, netloc: str) -> bytes:
