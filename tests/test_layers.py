@@ -14,6 +14,7 @@ LAYERS: dict[str, int] = {
     "status": 0,
     "datastructures": 1,
     "_concurrency": 1,
+    "concurrency": 1,  # the public face of _concurrency
     "background": 1,
     "requests": 2,
     "responses": 2,
