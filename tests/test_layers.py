@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microasgi"
 LAYERS: dict[str, int] = {
     "types": 0,
     "exceptions": 0,
+    "config": 0,  # settings: imports nothing of microasgi
     "status": 0,
     "datastructures": 1,
     "_concurrency": 1,
