@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "datastructures": 1,
     "_concurrency": 1,
     "concurrency": 1,  # the public face of _concurrency
+    "encoders": 1,  # JSON encoding: formats for real data types, orjson when installed
     "background": 1,
     "requests": 2,
     "responses": 2,
