@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import wait
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import unquote
@@ -30,6 +31,8 @@ from microasgi.types import ASGIApp, Message, RawHeaders, Scope
 __all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 _T = TypeVar("_T")
+# What httpx takes as cookies.
+_Cookies = httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
 _WEBSOCKET_HANDSHAKE = {
     "connection": "upgrade",
     "upgrade": "websocket",
@@ -73,6 +76,7 @@ class _AppRunner:
     raise_server_exceptions: bool
     root_path: str
     timeout: float
+    client: tuple[str, int] = ("testclient", 50000)
     portal: BlockingPortal | None = None  # set for the duration of `with TestClient(...)`
     state: dict[str, Any] = field(default_factory=dict)  # the lifespan's scope["state"]
 
@@ -247,12 +251,17 @@ class _HTTPCall(_AppCall):
             if self.close() is None:
                 raise RuntimeError("The ASGI app returned without sending 'http.response.start'.")
             return httpx.Response(500, text="Internal Server Error")
-        return httpx.Response(
+        response = httpx.Response(
             message["status"],
             headers=[(name, value) for name, value in message.get("headers", [])],
             stream=_ResponseBody(self),
             extensions={"http.response.debug": debug},
         )
+        if "template" in debug:
+            # What a template response rendered, for assertions (`response.template.name`).
+            response.template = debug["template"]  # type: ignore[attr-defined]
+            response.context = debug.get("context")  # type: ignore[attr-defined]
+        return response
 
 
 class _ResponseBody(httpx.SyncByteStream):
@@ -323,7 +332,7 @@ def _connection_scope(request: httpx.Request, runner: _AppRunner) -> Scope:
         "http_version": "1.1",
         "scheme": url.scheme,
         "server": (url.host, url.port or default_port),
-        "client": ("testclient", 50000),
+        "client": runner.client,
         "root_path": runner.root_path,
         "path": runner.root_path + path,
         "raw_path": runner.root_path.encode() + raw_path,
@@ -570,6 +579,10 @@ class TestClient(httpx.Client):
         raise_server_exceptions: re-raise the app's exceptions in the test. When False, an
             exception before the response started gives a 500 response; after, the body ends.
         root_path: the ASGI ``root_path``; it prefixes ``scope["path"]`` too, as uvicorn does.
+        headers: sent with every request (a ``user-agent: testclient`` is added unless given).
+        cookies: the client's initial cookie jar, sent where they match; cookies the app sets
+            are kept too. Each request method also takes ``cookies=`` for that request alone.
+        client: the peer address ``(host, port)`` the app sees in ``scope["client"]``.
         timeout: seconds to wait for each message from the app before raising TimeoutError
             (httpx's per-request ``timeout=`` overrides it for HTTP).
         follow_redirects: as in httpx; on by default, as in a browser.
@@ -584,20 +597,42 @@ class TestClient(httpx.Client):
         raise_server_exceptions: bool = True,
         root_path: str = "",
         *,
+        headers: Mapping[str, str] | None = None,
+        cookies: _Cookies | None = None,
+        client: tuple[str, int] = ("testclient", 50000),
         timeout: float = 5.0,
         follow_redirects: bool = True,
     ) -> None:
         self.app = app
-        self._runner = _AppRunner(app, raise_server_exceptions, root_path, timeout)
+        self._runner = _AppRunner(app, raise_server_exceptions, root_path, timeout, client)
         self._lifespan: _Lifespan | None = None
         self._portal_stack = ExitStack()
+        all_headers = httpx.Headers({"user-agent": "testclient"})
+        all_headers.update(headers or {})  # case-insensitive: a given User-Agent replaces ours
         super().__init__(
             base_url=base_url,
             transport=_ASGITransport(self._runner),
-            headers={"user-agent": "testclient"},
+            headers=all_headers,
+            cookies=cookies,
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
+
+    def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        cookies: _Cookies | None = None,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+        **options: Any,
+    ) -> httpx.Response:
+        """As ``httpx.Client.request``; ``cookies=`` is sent with this request only (not with
+        the redirects it leads to), on top of the client's jar, without httpx's deprecation
+        warning. What the app sets is kept in the jar, as usual."""
+        request = self.build_request(method, url, cookies=cookies, **options)
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
 
     def __enter__(self) -> Self:
         """Start the event loop for the block and run the lifespan startup."""
