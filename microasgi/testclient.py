@@ -100,6 +100,7 @@ class _AppCall:
         self, runner: _AppRunner, scope: Scope, inbox: Iterable[Message], timeout: float | None
     ) -> None:
         self.timeout = timeout
+        self.scope = scope
         self.protocol_error: RuntimeError | None = None
         self._raise_server_exceptions = runner.raise_server_exceptions
         self._state = next(iter(self.rules))
@@ -241,11 +242,16 @@ class _HTTPCall(_AppCall):
             self._deliver({"type": "http.disconnect"})
 
     def response(self) -> httpx.Response:
-        """Wait for http.response.start and return a response that streams the body."""
-        debug: Mapping[str, Any] = {}
+        """Wait for http.response.start and return a response that streams the body.
+
+        What the app reports for tests (a template response: ``template`` and ``context``)
+        arrives as ``http.response.debug`` messages, or written into the scope's
+        ``http.response.debug`` extension dict, which passes through middleware untouched.
+        """
+        debug: dict[str, Any] = self.scope["extensions"]["http.response.debug"]
         message = self.get()
         while message is not None and message["type"] == "http.response.debug":
-            debug = message.get("info", {})
+            debug.update(message.get("info", {}))
             message = self.get()
         if message is None:
             if self.close() is None:

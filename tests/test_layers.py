@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "sse": 2,
     "staticfiles": 2,
     "convertors": 2,
+    "templating": 2,  # Jinja2 templates: a Response that renders a template
     "resolution": 2,  # the response handed back unsent to function middleware
     "answering": 2,  # errors answered where raised, by the exception layer in the scope
     "endpoints": 3,
