@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "resolution": 2,  # the response handed back unsent to function middleware
     "answering": 2,  # errors answered where raised, by the exception layer in the scope
     "endpoints": 3,
+    "authentication": 3,  # users, credentials, @requires (wraps endpoints for the binder)
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to
     "_routetable": 3,  # routing's pure path compiler and route table
