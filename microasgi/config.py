@@ -132,12 +132,7 @@ class CommaSeparatedStrings(Sequence[str]):
         return ", ".join(self._items)
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<no default>"
-
-
-_MISSING: Any = _Missing()
+_MISSING: Any = object()  # no default given: a missing setting is an error
 
 
 class Config:

@@ -100,7 +100,6 @@ class _AppCall:
         self, runner: _AppRunner, scope: Scope, inbox: Iterable[Message], timeout: float | None
     ) -> None:
         self.timeout = timeout
-        self.scope = scope
         self.protocol_error: RuntimeError | None = None
         self._raise_server_exceptions = runner.raise_server_exceptions
         self._state = next(iter(self.rules))
@@ -235,6 +234,13 @@ class _AppCall:
 class _HTTPCall(_AppCall):
     rules = _HTTP_RULES
 
+    def __init__(
+        self, runner: _AppRunner, scope: Scope, inbox: Iterable[Message], timeout: float | None
+    ) -> None:
+        # Taken before the app runs: the dict stays ours even if the app replaces the key.
+        self._debug: dict[str, Any] = scope["extensions"]["http.response.debug"]
+        super().__init__(runner, scope, inbox, timeout)
+
     def _on_sent(self, message: Message) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             self._state = "response complete"
@@ -248,7 +254,7 @@ class _HTTPCall(_AppCall):
         arrives as ``http.response.debug`` messages, or written into the scope's
         ``http.response.debug`` extension dict, which passes through middleware untouched.
         """
-        debug: dict[str, Any] = self.scope["extensions"]["http.response.debug"]
+        debug = self._debug
         message = self.get()
         while message is not None and message["type"] == "http.response.debug":
             debug.update(message.get("info", {}))

@@ -73,6 +73,11 @@ def make_app(**middleware_options: Any) -> App:
     async def private(request: Request) -> str:
         return "private"
 
+    @app.get("/sync-private")
+    @requires("authenticated", redirect="login")
+    def sync_private() -> str:
+        return "sync private"
+
     @app.get("/login", name="login")
     async def login(request: Request) -> str:
         return f"login, then {request.query_params['next']}"
@@ -155,6 +160,9 @@ def test_requires_redirects_to_the_login_route_with_the_path_to_come_back_to() -
     assert response.headers["location"] == "http://testserver/login?next=%2Fprivate%3Ftab%3D2"
     assert TestClient(make_app()).get("/private").text == "login, then /private"
     assert client.get("/private", headers=ANN).text == "private"
+    sync_refused = client.get("/sync-private")
+    assert sync_refused.headers["location"] == "http://testserver/login?next=%2Fsync-private"
+    assert client.get("/sync-private", headers=ANN).text == "sync private"
 
 
 def test_requires_on_class_endpoint_methods() -> None:
@@ -351,3 +359,14 @@ def test_requires_with_kwargs_endpoint_adds_the_connection_before_them() -> None
     client = TestClient(app)
     assert client.get("/k/1/2", headers=ANN).text == "a=1,b=2"
     assert client.get("/k/1/2").status_code == 403
+
+
+def test_other_scope_types_pass_through_untouched(run_app: RunApp) -> None:
+    seen: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+        assert "user" not in scope
+
+    run_app(AuthenticationMiddleware(inner, BearerBackend()), {"type": "lifespan"})
+    assert seen == ["lifespan"]

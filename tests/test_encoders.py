@@ -4,6 +4,7 @@ import dataclasses
 import enum
 import json
 import math
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -222,6 +223,20 @@ def test_orjson_missing(monkeypatch: pytest.MonkeyPatch) -> None:
         set_json_backend("orjson")
     set_json_backend("auto")
     assert json_backend() == "json"
+
+
+def test_without_orjson_installed_there_is_no_orjson_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "orjson", None)  # makes `import orjson` fail
+    assert encoders._orjson_dumps_factory() is None
+
+
+def test_the_type_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    full: dict[type, Any] = {type(f"T{index}", (), {}): None for index in range(1024)}
+    monkeypatch.setattr(encoders, "_found", full)
+    assert encode(Decimal("1")) == "1"
+    assert Decimal not in full
 
 
 def test_the_backend_is_chosen_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:

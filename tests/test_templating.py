@@ -12,6 +12,7 @@ from microasgi import App, BackgroundTask, Request, Response, StaticFiles
 from microasgi.middleware import GZipMiddleware, Middleware
 from microasgi.templating import Jinja2Templates, TemplateResponse
 from microasgi.testclient import TestClient
+from tests.conftest import HTTPScope, RunApp
 
 CallNext = Callable[[Request], Awaitable[Response]]
 
@@ -196,3 +197,12 @@ def test_without_jinja2_the_error_names_the_extra(
     monkeypatch.setitem(sys.modules, "jinja2", None)  # makes `import jinja2` fail
     with pytest.raises(ImportError, match=r"pip install 'microasgi\[templates\]'"):
         Jinja2Templates(template_dir)
+
+
+def test_under_a_server_without_the_debug_extension_nothing_extra_is_sent(
+    template_dir: Path, run_app: RunApp, http_scope: HTTPScope
+) -> None:
+    app = make_app(Jinja2Templates(template_dir), template_dir)
+    sent = run_app(app, http_scope("/page/ann"))
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == b"<p>Hello, ann!</p>"
