@@ -14,7 +14,7 @@ import math
 import queue
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import wait
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from types import TracebackType
@@ -77,6 +77,8 @@ class _AppRunner:
     root_path: str
     timeout: float
     client: tuple[str, int] = ("testclient", 50000)
+    backend: str = "asyncio"  # the anyio backend the app runs on, and its options
+    backend_options: dict[str, Any] = field(default_factory=dict)
     portal: BlockingPortal | None = None  # set for the duration of `with TestClient(...)`
     state: dict[str, Any] = field(default_factory=dict)  # the lifespan's scope["state"]
 
@@ -84,7 +86,10 @@ class _AppRunner:
         """The client's long-lived portal, or a fresh one that lives as long as ``stack``."""
         if self.portal is not None:
             return self.portal
-        return stack.enter_context(start_blocking_portal())
+        return stack.enter_context(self.start_portal())
+
+    def start_portal(self) -> AbstractContextManager[BlockingPortal]:
+        return start_blocking_portal(self.backend, self.backend_options)
 
 
 class _AppCall:
@@ -595,6 +600,8 @@ class TestClient(httpx.Client):
         cookies: the client's initial cookie jar, sent where they match; cookies the app sets
             are kept too. Each request method also takes ``cookies=`` for that request alone.
         client: the peer address ``(host, port)`` the app sees in ``scope["client"]``.
+        backend: the anyio backend to run the app on, ``"asyncio"`` or ``"trio"``, and
+            ``backend_options`` for it (``{"use_uvloop": True}`` on asyncio).
         timeout: seconds to wait for each message from the app before raising TimeoutError
             (httpx's per-request ``timeout=`` overrides it for HTTP).
         follow_redirects: as in httpx; on by default, as in a browser.
@@ -612,11 +619,21 @@ class TestClient(httpx.Client):
         headers: Mapping[str, str] | None = None,
         cookies: _Cookies | None = None,
         client: tuple[str, int] = ("testclient", 50000),
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend_options: dict[str, Any] | None = None,
         timeout: float = 5.0,
         follow_redirects: bool = True,
     ) -> None:
         self.app = app
-        self._runner = _AppRunner(app, raise_server_exceptions, root_path, timeout, client)
+        self._runner = _AppRunner(
+            app,
+            raise_server_exceptions,
+            root_path,
+            timeout,
+            client,
+            backend,
+            dict(backend_options or {}),
+        )
         self._lifespan: _Lifespan | None = None
         self._portal_stack = ExitStack()
         all_headers = httpx.Headers({"user-agent": "testclient"})
@@ -649,7 +666,7 @@ class TestClient(httpx.Client):
     def __enter__(self) -> Self:
         """Start the event loop for the block and run the lifespan startup."""
         with ExitStack() as stack:
-            self._runner.portal = stack.enter_context(start_blocking_portal())
+            self._runner.portal = stack.enter_context(self._runner.start_portal())
             stack.callback(setattr, self._runner, "portal", None)
             self._runner.state = {}
             lifespan = _Lifespan(self._runner)

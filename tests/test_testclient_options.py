@@ -1,10 +1,13 @@
 """TestClient options as Starlette has them: headers, cookies, base_url, root_path, client."""
 
+import asyncio
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
-from microasgi import App, PlainTextResponse, Request
+from microasgi import App, PlainTextResponse, Request, WebSocket
 from microasgi.testclient import TestClient
 
 
@@ -104,3 +107,39 @@ def test_websockets_get_the_client_headers_cookies_and_address() -> None:
             "cookies": {"a": "1"},
             "client": ["1.2.3.4", 5],
         }
+
+
+def running_backend() -> str:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no asyncio loop: the app runs on trio
+        return "trio"
+    return "asyncio"
+
+
+def test_the_app_can_run_on_trio() -> None:
+    app = App()
+    backends: list[str] = []
+
+    @app.on_startup
+    async def startup() -> None:
+        backends.append(running_backend())
+
+    @app.get("/backend")
+    async def backend() -> str:
+        await anyio.lowlevel.checkpoint()
+        return running_backend()
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(running_backend())
+        await websocket.close()
+
+    with TestClient(app, backend="trio") as client:
+        assert client.get("/backend").text == "trio"
+        with client.websocket_connect("/ws") as websocket:
+            assert websocket.receive_text() == "trio"
+    assert backends == ["trio"]
+    assert TestClient(app, backend="trio").get("/backend").text == "trio"  # a loop per request
+    assert TestClient(app, backend_options={"debug": True}).get("/backend").text == "asyncio"
