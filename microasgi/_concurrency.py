@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 
 from microasgi.types import Message, Receive, Scope
 
@@ -28,14 +29,72 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+# Two thread pools: sync endpoints (and other user code) on one, file I/O on the other,
+# so slow sync endpoints can never queue a download or an upload behind them. Sizes are
+# process-wide; each event loop gets its own limiters (anyio limiters belong to one loop).
+_thread_limits = {"workers": 40, "file_io": 40}
+_limiters: dict[str, RunVar[anyio.CapacityLimiter]] = {
+    pool: RunVar(f"microasgi_{pool}_limiter") for pool in _thread_limits
+}
+
+
+def _limiter(pool: str) -> anyio.CapacityLimiter:
+    var = _limiters[pool]
+    try:
+        return var.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(_thread_limits[pool])
+        var.set(limiter)
+        return limiter
+
+
+def configure_threads(*, workers: int | None = None, file_io: int | None = None) -> None:
+    """Size the worker-thread pools (the defaults: 40 and 40).
+
+    ``workers`` bounds the threads running sync endpoints, sync iterators, background
+    tasks and other user code; ``file_io`` bounds the threads reading and writing files
+    (``FileResponse``, ``StaticFiles``, ``UploadFile``). Call it before serving, or at any
+    time: limiters already made for the running event loop are resized too.
+
+    Raises:
+        ValueError: a size below 1.
+    """
+    sizes = {"workers": workers, "file_io": file_io}
+    for pool, size in sizes.items():
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"{pool} must be a whole number of threads (1 or more), got {size!r}.")
+    for pool, size in sizes.items():
+        if size is None:
+            continue
+        _thread_limits[pool] = size
+        try:
+            limiter = _limiters[pool].get()
+        except (LookupError, RuntimeError):  # none yet, or no event loop running here
+            continue
+        limiter.total_tokens = size
+
+
+def thread_limits() -> dict[str, int]:
+    """The configured pool sizes: ``{"workers": ..., "file_io": ...}``."""
+    return dict(_thread_limits)
+
+
 async def run_in_threadpool(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking callable in a worker thread and return its result.
 
     Context variables set by the caller are visible in the thread (anyio copies the context).
     """
+    limiter = _limiter("workers")
     if kwargs:
-        return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
-    return await anyio.to_thread.run_sync(func, *args)
+        return await anyio.to_thread.run_sync(
+            functools.partial(func, *args, **kwargs), limiter=limiter
+        )
+    return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+
+
+async def run_file_io(func: Callable[..., T], *args: Any) -> T:
+    """Run a blocking file operation on the file I/O threads (not the endpoints' pool)."""
+    return await anyio.to_thread.run_sync(func, *args, limiter=_limiter("file_io"))
 
 
 class _StopSentinel(Exception):
@@ -56,11 +115,12 @@ async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncGenerator[T, None
     runs in a thread too, so a generator's ``finally`` block always executes.
     """
     iterator = iter(iterable)
+    limiter = _limiter("workers")
     exhausted = False
     try:
         while True:
             try:
-                yield await anyio.to_thread.run_sync(_next_or_stop, iterator)
+                yield await anyio.to_thread.run_sync(_next_or_stop, iterator, limiter=limiter)
             except _StopSentinel:
                 exhausted = True
                 return
@@ -69,7 +129,7 @@ async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncGenerator[T, None
         close = None if exhausted else getattr(iterator, "close", None)
         if close is not None:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(close)
+                await anyio.to_thread.run_sync(close, limiter=limiter)
 
 
 async def aclose_quietly(iterable: object, exhausted: bool = False) -> None:

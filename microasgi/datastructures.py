@@ -11,8 +11,7 @@ from types import TracebackType
 from typing import IO, Any, NamedTuple, Self, TypeVar, overload
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
 
-import anyio.to_thread
-
+from microasgi._concurrency import run_file_io
 from microasgi.types import RawHeaders, Scope
 
 __all__ = [
@@ -608,7 +607,7 @@ class UploadFile:
     async def read(self, size: int = -1) -> bytes:
         if self._in_memory():
             return self.file.read(size)
-        return await anyio.to_thread.run_sync(self.file.read, size)
+        return await run_file_io(self.file.read, size)
 
     async def write(self, data: bytes) -> None:
         """Append ``data`` at the current position; ``size`` grows by ``len(data)``."""
@@ -616,13 +615,13 @@ class UploadFile:
         if self._in_memory(len(data)):
             self.file.write(data)
         else:
-            await anyio.to_thread.run_sync(self.file.write, data)
+            await run_file_io(self.file.write, data)
 
     async def seek(self, offset: int) -> None:
         if self._in_memory():
             self.file.seek(offset)
         else:
-            await anyio.to_thread.run_sync(self.file.seek, offset)
+            await run_file_io(self.file.seek, offset)
 
     async def close(self) -> None:
         if self.file.closed:  # closing twice is fine (`async with form`, then the router)
@@ -630,7 +629,7 @@ class UploadFile:
         if self._in_memory():
             self.file.close()
         else:
-            await anyio.to_thread.run_sync(self.file.close)
+            await run_file_io(self.file.close)
 
     def __repr__(self) -> str:
         return (

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import anyio
 
-from microasgi._concurrency import run_in_threadpool, run_until_disconnect
+from microasgi._concurrency import run_file_io, run_until_disconnect
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import Headers
 from microasgi.responses import Response, encode_header
@@ -238,7 +238,7 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stat_result = self.stat_result
         if stat_result is None:
-            stat_result = await run_in_threadpool(_stat_file, self.path)
+            stat_result = await run_file_io(_stat_file, self.path)
         size = stat_result.st_size
         etag = make_etag(stat_result)
         method: str = scope.get("method", "GET")
@@ -326,15 +326,15 @@ class FileResponse(Response):
         self, send: Send, parts: list[tuple[bytes, Span]], tail: bytes = b""
     ) -> None:
         """Send each part's head and then its bytes, read in chunks in a worker thread."""
-        file = await run_in_threadpool(open, self.path, "rb")
+        file = await run_file_io(open, self.path, "rb")
         try:
             for head, (first, last) in parts:
                 if head:
                     await send({"type": "http.response.body", "body": head, "more_body": True})
-                await run_in_threadpool(file.seek, first)
+                await run_file_io(file.seek, first)
                 remaining = last - first + 1
                 while remaining > 0:
-                    chunk = await run_in_threadpool(file.read, min(self.chunk_size, remaining))
+                    chunk = await run_file_io(file.read, min(self.chunk_size, remaining))
                     if not chunk:
                         # The file shrank while being sent: the length promised can't be kept.
                         raise RuntimeError(f"FileResponse: {self.path!r} changed while sent.")
@@ -343,7 +343,7 @@ class FileResponse(Response):
             await send({"type": "http.response.body", "body": tail})
         finally:
             with anyio.CancelScope(shield=True):
-                await run_in_threadpool(file.close)
+                await run_file_io(file.close)
 
 
 class _ClientGone(Exception):

@@ -166,6 +166,24 @@ class HTTPConnection(Mapping[str, Any]):
         session: dict[str, Any] = self.scope["session"]
         return session
 
+    @property
+    def user(self) -> Any:
+        """Who the client is (a ``BaseUser``), as AuthenticationMiddleware found."""
+        return self._authentication("user")
+
+    @property
+    def auth(self) -> Any:
+        """What the client may do (``AuthCredentials``), as AuthenticationMiddleware found."""
+        return self._authentication("auth")
+
+    def _authentication(self, key: str) -> Any:
+        if key not in self.scope:
+            raise RuntimeError(
+                f"request.{key} needs AuthenticationMiddleware: add "
+                "Middleware(AuthenticationMiddleware, backend=...) to the app's middleware."
+            )
+        return self.scope[key]
+
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route called ``name``, honouring scheme, host and root_path."""
         router = self.scope.get("router")

@@ -7,7 +7,6 @@ the ASGI send channel; it knows nothing of routing or requests.
 
 import contextlib
 import functools
-import json
 import re
 import time
 from collections.abc import AsyncIterable, Callable, Container, Iterable, Mapping
@@ -18,6 +17,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
+from microasgi import encoders
 from microasgi._concurrency import (
     PACE_MESSAGES,
     aclose_quietly,
@@ -289,40 +289,19 @@ class PlainTextResponse(Response):
 
 
 class JSONResponse(Response):
-    """Compact UTF-8 JSON; NaN and infinities are refused (they are not JSON)."""
+    """Compact UTF-8 JSON, encoded by ``microasgi.encoders``: datetimes, UUIDs, decimals,
+    enums, paths, sets and dataclasses included; NaN and infinities are refused.
+
+    ``json_default``, set on a subclass, encodes the types that class should know besides
+    those (it raises TypeError for the values it leaves to the built-in formats).
+    """
 
     media_type = "application/json"
+    json_default: ClassVar[Callable[[Any], Any] | None] = None
 
     def render(self, content: Any) -> bytes:
-        return "".join(_encode_json_chunks(content, 0)).encode("utf-8")
-
-
-def _json_chunk_encoder() -> Callable[[Any, int], list[str]]:
-    """One JSON encoder for every response, built once: ``encode(content, 0)`` gives chunks.
-
-    ``JSONEncoder.encode`` builds a fresh C encoder on each call; building it once
-    here saves that per response. Without the C accelerator, use the Python one.
-    """
-    python_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if make_encoder is None:  # pragma: no cover - CPython always ships the accelerator
-        return lambda content, _level: [python_encoder.encode(content)]
-    # markers=None skips the cycle check: a cyclic structure ends in RecursionError (a 500).
-    encode: Callable[[Any, int], list[str]] = make_encoder(
-        None,
-        python_encoder.default,
-        json.encoder.encode_basestring,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        False,
-    )
-    return encode
-
-
-_encode_json_chunks = _json_chunk_encoder()
+        # Read off the class, so a plain function assigned there is not bound as a method.
+        return encoders.json_dumps(content, type(self).json_default)
 
 
 # Characters kept as they are in a Location: the URL syntax itself (RFC 3986).

@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from microasgi._concurrency import run_in_threadpool
+from microasgi._concurrency import run_file_io
 from microasgi.fileresponses import FileResponse
 from microasgi.requests import route_path
 from microasgi.responses import PlainTextResponse, RedirectResponse, Response
@@ -78,13 +78,13 @@ class StaticFiles:
         segments = _safe_segments(path)
         found = _Found("missing")
         if segments is not None:
-            found = await run_in_threadpool(self._lookup, segments, path.endswith("/"))
+            found = await run_file_io(self._lookup, segments, path.endswith("/"))
         if found.kind == "file":
             return FileResponse(found.path, stat_result=found.stat_result)
         if found.kind == "redirect":
             return _redirect_to_folder(scope)
         if self.html:
-            page = await run_in_threadpool(self._find_file, ["404.html"])
+            page = await run_file_io(self._find_file, ["404.html"])
             if page.kind == "file":
                 return FileResponse(page.path, status_code=404, stat_result=page.stat_result)
         return PlainTextResponse("Not Found", status_code=404)

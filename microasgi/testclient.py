@@ -14,8 +14,9 @@ import math
 import queue
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import wait
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import unquote
@@ -30,6 +31,8 @@ from microasgi.types import ASGIApp, Message, RawHeaders, Scope
 __all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 _T = TypeVar("_T")
+# What httpx takes as cookies.
+_Cookies = httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
 _WEBSOCKET_HANDSHAKE = {
     "connection": "upgrade",
     "upgrade": "websocket",
@@ -73,6 +76,9 @@ class _AppRunner:
     raise_server_exceptions: bool
     root_path: str
     timeout: float
+    client: tuple[str, int] = ("testclient", 50000)
+    backend: str = "asyncio"  # the anyio backend the app runs on, and its options
+    backend_options: dict[str, Any] = field(default_factory=dict)
     portal: BlockingPortal | None = None  # set for the duration of `with TestClient(...)`
     state: dict[str, Any] = field(default_factory=dict)  # the lifespan's scope["state"]
 
@@ -80,7 +86,10 @@ class _AppRunner:
         """The client's long-lived portal, or a fresh one that lives as long as ``stack``."""
         if self.portal is not None:
             return self.portal
-        return stack.enter_context(start_blocking_portal())
+        return stack.enter_context(self.start_portal())
+
+    def start_portal(self) -> AbstractContextManager[BlockingPortal]:
+        return start_blocking_portal(self.backend, self.backend_options)
 
 
 class _AppCall:
@@ -230,6 +239,13 @@ class _AppCall:
 class _HTTPCall(_AppCall):
     rules = _HTTP_RULES
 
+    def __init__(
+        self, runner: _AppRunner, scope: Scope, inbox: Iterable[Message], timeout: float | None
+    ) -> None:
+        # Taken before the app runs: the dict stays ours even if the app replaces the key.
+        self._debug: dict[str, Any] = scope["extensions"]["http.response.debug"]
+        super().__init__(runner, scope, inbox, timeout)
+
     def _on_sent(self, message: Message) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             self._state = "response complete"
@@ -237,22 +253,32 @@ class _HTTPCall(_AppCall):
             self._deliver({"type": "http.disconnect"})
 
     def response(self) -> httpx.Response:
-        """Wait for http.response.start and return a response that streams the body."""
-        debug: Mapping[str, Any] = {}
+        """Wait for http.response.start and return a response that streams the body.
+
+        What the app reports for tests (a template response: ``template`` and ``context``)
+        arrives as ``http.response.debug`` messages, or written into the scope's
+        ``http.response.debug`` extension dict, which passes through middleware untouched.
+        """
+        debug = self._debug
         message = self.get()
         while message is not None and message["type"] == "http.response.debug":
-            debug = message.get("info", {})
+            debug.update(message.get("info", {}))
             message = self.get()
         if message is None:
             if self.close() is None:
                 raise RuntimeError("The ASGI app returned without sending 'http.response.start'.")
             return httpx.Response(500, text="Internal Server Error")
-        return httpx.Response(
+        response = httpx.Response(
             message["status"],
             headers=[(name, value) for name, value in message.get("headers", [])],
             stream=_ResponseBody(self),
             extensions={"http.response.debug": debug},
         )
+        if "template" in debug:
+            # What a template response rendered, for assertions (`response.template.name`).
+            response.template = debug["template"]  # type: ignore[attr-defined]
+            response.context = debug.get("context")  # type: ignore[attr-defined]
+        return response
 
 
 class _ResponseBody(httpx.SyncByteStream):
@@ -323,7 +349,7 @@ def _connection_scope(request: httpx.Request, runner: _AppRunner) -> Scope:
         "http_version": "1.1",
         "scheme": url.scheme,
         "server": (url.host, url.port or default_port),
-        "client": ("testclient", 50000),
+        "client": runner.client,
         "root_path": runner.root_path,
         "path": runner.root_path + path,
         "raw_path": runner.root_path.encode() + raw_path,
@@ -570,6 +596,12 @@ class TestClient(httpx.Client):
         raise_server_exceptions: re-raise the app's exceptions in the test. When False, an
             exception before the response started gives a 500 response; after, the body ends.
         root_path: the ASGI ``root_path``; it prefixes ``scope["path"]`` too, as uvicorn does.
+        headers: sent with every request (a ``user-agent: testclient`` is added unless given).
+        cookies: the client's initial cookie jar, sent where they match; cookies the app sets
+            are kept too. Each request method also takes ``cookies=`` for that request alone.
+        client: the peer address ``(host, port)`` the app sees in ``scope["client"]``.
+        backend: the anyio backend to run the app on, ``"asyncio"`` or ``"trio"``, and
+            ``backend_options`` for it (``{"use_uvloop": True}`` on asyncio).
         timeout: seconds to wait for each message from the app before raising TimeoutError
             (httpx's per-request ``timeout=`` overrides it for HTTP).
         follow_redirects: as in httpx; on by default, as in a browser.
@@ -584,25 +616,57 @@ class TestClient(httpx.Client):
         raise_server_exceptions: bool = True,
         root_path: str = "",
         *,
+        headers: Mapping[str, str] | None = None,
+        cookies: _Cookies | None = None,
+        client: tuple[str, int] = ("testclient", 50000),
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend_options: dict[str, Any] | None = None,
         timeout: float = 5.0,
         follow_redirects: bool = True,
     ) -> None:
         self.app = app
-        self._runner = _AppRunner(app, raise_server_exceptions, root_path, timeout)
+        self._runner = _AppRunner(
+            app,
+            raise_server_exceptions,
+            root_path,
+            timeout,
+            client,
+            backend,
+            dict(backend_options or {}),
+        )
         self._lifespan: _Lifespan | None = None
         self._portal_stack = ExitStack()
+        all_headers = httpx.Headers({"user-agent": "testclient"})
+        all_headers.update(headers or {})  # case-insensitive: a given User-Agent replaces ours
         super().__init__(
             base_url=base_url,
             transport=_ASGITransport(self._runner),
-            headers={"user-agent": "testclient"},
+            headers=all_headers,
+            cookies=cookies,
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
 
+    def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        cookies: _Cookies | None = None,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+        **options: Any,
+    ) -> httpx.Response:
+        """As ``httpx.Client.request``; ``cookies=`` is sent with this request only (not with
+        the redirects it leads to), on top of the client's jar, without httpx's deprecation
+        warning. What the app sets is kept in the jar, as usual."""
+        request = self.build_request(method, url, cookies=cookies, **options)
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
+
     def __enter__(self) -> Self:
         """Start the event loop for the block and run the lifespan startup."""
         with ExitStack() as stack:
-            self._runner.portal = stack.enter_context(start_blocking_portal())
+            self._runner.portal = stack.enter_context(self._runner.start_portal())
             stack.callback(setattr, self._runner, "portal", None)
             self._runner.state = {}
             lifespan = _Lifespan(self._runner)

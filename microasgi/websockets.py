@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, NoReturn
 
+from microasgi import encoders
 from microasgi._concurrency import PACE_MESSAGES, iterate_in_threadpool, let_loop_run
 from microasgi.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY, HTTPConnection
@@ -468,19 +469,20 @@ class WebSocket(HTTPConnection):
             await self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
-        """Send ``data`` as compact UTF-8 JSON in a text (or, ``mode="binary"``, bytes) frame.
+        """Send ``data`` as compact UTF-8 JSON in a text (or, ``mode="binary"``, bytes) frame,
+        encoded as ``JSONResponse`` does (datetimes, UUIDs, decimals... see ``microasgi.encoders``).
 
         Raises:
-            ValueError: ``mode`` is neither "text" nor "binary".
+            ValueError: ``mode`` is neither "text" nor "binary"; NaN or an infinity in ``data``.
             TypeError: ``data`` is not JSON serializable.
         """
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        if mode == "text":
-            await self.send_text(text)
-        elif mode == "binary":
-            await self.send_bytes(text.encode("utf-8"))
-        else:
+        if mode not in ("text", "binary"):
             raise ValueError(f'send_json mode must be "text" or "binary", got {mode!r}.')
+        encoded = encoders.json_dumps(data, None)
+        if mode == "text":
+            await self.send_text(encoded.decode("utf-8"))
+        else:
+            await self.send_bytes(encoded)
 
 
 class WebSocketEndpoint:

@@ -762,9 +762,9 @@ class ThreadCalls:
         self.names: list[str] = []
         real = anyio.to_thread.run_sync
 
-        async def run_sync(func: Callable[..., Any], *args: Any) -> Any:
+        async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             self.names.append(func.__name__)
-            return await real(func, *args)
+            return await real(func, *args, **kwargs)
 
         monkeypatch.setattr(anyio.to_thread, "run_sync", run_sync)
 

@@ -11,9 +11,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microasgi"
 LAYERS: dict[str, int] = {
     "types": 0,
     "exceptions": 0,
+    "config": 0,  # settings: imports nothing of microasgi
     "status": 0,
     "datastructures": 1,
     "_concurrency": 1,
+    "concurrency": 1,  # the public face of _concurrency
+    "encoders": 1,  # JSON encoding: formats for real data types, orjson when installed
     "background": 1,
     "requests": 2,
     "responses": 2,
@@ -23,10 +26,12 @@ LAYERS: dict[str, int] = {
     "sse": 2,
     "staticfiles": 2,
     "convertors": 2,
+    "templating": 2,  # Jinja2 templates: a Response that renders a template
     "resolution": 2,  # the response handed back unsent to function middleware
     "responsestate": 1,  # whether the response started: the one record the guard reads
     "answering": 3,  # how errors become responses: handler lookup, default answers, the guard
     "endpoints": 3,
+    "authentication": 3,  # users, credentials, @requires (wraps endpoints for the binder)
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to
     "_routetable": 3,  # routing's pure path compiler and route table

@@ -43,6 +43,7 @@ def build_stack(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
 
 
 # The built-ins import nothing from this module, so re-exporting them here is cycle-free.
+from microasgi.middleware.authentication import AuthenticationMiddleware  # noqa: E402
 from microasgi.middleware.cors import CORSMiddleware  # noqa: E402
 from microasgi.middleware.gzip import GZipMiddleware  # noqa: E402
 from microasgi.middleware.httpsredirect import HTTPSRedirectMiddleware  # noqa: E402
@@ -53,6 +54,7 @@ from microasgi.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 from microasgi.middleware.wsgi import WSGIMiddleware  # noqa: E402
 
 __all__ = [
+    "AuthenticationMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
