@@ -55,7 +55,7 @@ def test_trace_json_lists_every_trace_with_its_events(
         "http.response.start",
         "200",
     )
-    assert body["fields"]["body"].startswith("<48 bytes> b'{\"id\":42")
+    assert body["fields"]["body"].startswith('<48 bytes> b\'{"id":42')
     assert 0 <= start["time"] <= body["time"] <= http["duration"]
 
 
