@@ -142,9 +142,10 @@ def test_blocks_pass_mypy_strict(tmp_path: Path) -> None:
         path = tmp_path / f"{block.module_name}.py"
         path.write_text(block.code, encoding="utf-8")
         names[path.name] = block
+    config = ["--config-file", str(ROOT / "pyproject.toml")]
+    files = sorted(str(tmp_path / name) for name in names)
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--config-file", str(ROOT / "pyproject.toml")]
-        + sorted(str(tmp_path / name) for name in names),
+        [sys.executable, "-m", "mypy", "--strict", *config, *files],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -153,10 +154,7 @@ def test_blocks_pass_mypy_strict(tmp_path: Path) -> None:
     )
     report = result.stdout
     for file_name, block in names.items():
-        # "…/docsnippet_docs_index_7.py:12: error" -> "docs/index.md:7 (+12): error"
-        report = re.sub(
-            rf"\S*{re.escape(file_name)}:(\d+)",
-            lambda match, block=block: f"{block.name} (line {match[1]} of the block)",
-            report,
-        )
+        # ".../docsnippet_docs_index_22.py:12: error" -> "docs/index.md:22 (line 12 ...): error"
+        where = f"{block.name} (line \\1 of the block)"
+        report = re.sub(rf"\S*{re.escape(file_name)}:(\d+)", where, report)
     assert result.returncode == 0, report + result.stderr
