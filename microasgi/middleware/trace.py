@@ -34,6 +34,9 @@ __all__ = [
     "TraceEvent",
     "TraceFormatter",
     "TraceMiddleware",
+    "escape_controls",
+    "format_line",
+    "log_trace",
 ]
 
 # Header values that are credentials: never written to a log.
