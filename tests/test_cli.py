@@ -189,6 +189,20 @@ def test_run_without_uvicorn_says_how_to_install_it(
     assert "pip install microasgi[run]" in capsys.readouterr().err
 
 
+def test_run_hands_the_options_to_uvicorn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uvicorn
+
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "pkg.module:app", "--host", "0.0.0.0", "--port", "9000", "--reload"]
+    assert main(argv) == EXIT_OK
+    assert calls == [
+        (("pkg.module:app",), {"host": "0.0.0.0", "port": 9000, "reload": True, "workers": None})
+    ]
+    assert sys.path[0] == str(tmp_path)  # the app is imported from the current directory
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
