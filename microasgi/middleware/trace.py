@@ -267,7 +267,8 @@ class TraceMiddleware:
     Args:
         app: the ASGI app to wrap.
         callback: called with each finished trace; by default the trace is logged as a
-            timeline at INFO on the ``microasgi.trace`` logger. A callback that raises
+            timeline at INFO on the ``microasgi.trace`` logger (and nothing is recorded
+            while that logger is not enabled for INFO). A callback that raises
             fails the connection, so keep it simple (append to a list, put on a queue).
         include_bodies: also show the start of each body and websocket message.
         redact_headers: header names whose values are masked; by default
@@ -290,6 +291,10 @@ class TraceMiddleware:
         self._connections = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.callback is log_trace and not logger.isEnabledFor(logging.INFO):
+            # Nobody would read the trace: do not pay for recording it.
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         formatter = self.formatter
         trace = Trace(

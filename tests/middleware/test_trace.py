@@ -218,8 +218,9 @@ def test_default_logging_is_quiet_below_info(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="microasgi.trace"):
-        run(TraceMiddleware(text_app()), make_scope())
+        result = run(TraceMiddleware(text_app(b"same")), make_scope())
     assert caplog.records == []
+    assert result.messages == run(text_app(b"same"), make_scope()).messages
     assert capsys.readouterr() == ("", "")  # never print()
 
 
