@@ -26,6 +26,8 @@ FRAGMENT_MARK = "<!-- fragment -->"
 # An opening fence, possibly indented (inside a list item), and its info string.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 MYPY_TIMEOUT = 300
+# Info strings that mean Python: a block cannot escape the checks by spelling it differently.
+PYTHON_INFO = frozenset({"python", "py", "python3"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def python_blocks(page: Path) -> list[Block]:
         if index == len(lines):
             raise ValueError(f"{page}:{start}: the fence {fence!r} is never closed")
         index += 1
-        if opening["info"].strip().split(" ")[0] != "python":
+        if opening["info"].strip().split(" ")[0] not in PYTHON_INFO:
             continue
         body = [line.removeprefix(indent) for line in lines[start : index - 1]]
         fragment = start >= 2 and lines[start - 2].strip() == FRAGMENT_MARK
@@ -99,7 +101,8 @@ def test_python_blocks_parse_fences(tmp_path: Path) -> None:
         "<!-- fragment -->\n```python\ny.z()\n```\n"
         "- item\n\n    ```python\n    if True:\n        pass\n    ```\n"
         "```bash\necho hi\n```\n"
-        "````python\n```\n````\n",
+        "````python\n```\n````\n"
+        '```py title="a.py"\nz = 3\n```\n',
         encoding="utf-8",
     )
     found = [(block.line, block.code, block.fragment) for block in python_blocks(page)]
@@ -108,6 +111,7 @@ def test_python_blocks_parse_fences(tmp_path: Path) -> None:
         (6, "y.z()\n", True),
         (11, "if True:\n    pass\n", False),
         (18, "```\n", False),
+        (21, "z = 3\n", False),
     ]
     page.write_text("```python\nnever closed\n", encoding="utf-8")
     with pytest.raises(ValueError, match="never closed"):
