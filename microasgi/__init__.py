@@ -38,7 +38,7 @@ from microasgi.sse import EventSourceResponse, ServerSentEvent
 from microasgi.staticfiles import StaticFiles
 from microasgi.websockets import WebSocket, WebSocketEndpoint, WebSocketState
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "URL",

@@ -1,14 +1,18 @@
-"""The command line: ``python -m microasgi trace module:app METHOD PATH [options]``.
+"""The command line: ``python -m microasgi {trace,run} ...`` and ``--version``.
 
-``trace`` imports an ASGI app, drives one request (or one websocket session) through it
-in process, as uvicorn would, and prints the scope and every message with
-TraceMiddleware's formatting. The app's lifespan runs around the exchange when it
-supports one. Exit codes: 0 the exchange completed, 1 the app failed, 2 bad arguments or
-an unimportable app, 124 timeout.
+``trace module:app METHOD PATH`` imports an ASGI app, drives one request (or one
+websocket session) through it in process, as uvicorn would, and prints the scope and
+every message as TraceMiddleware records them: a timeline (text) or JSON for tools. The
+app's lifespan runs around the exchange when it supports one. Exit codes: 0 the exchange
+completed, 1 the app failed (it raised or broke the protocol), 2 bad arguments or an
+unimportable app, 124 timeout.
+
+``run module:app`` serves the app with uvicorn (the ``run`` extra).
 """
 
 import argparse
 import importlib
+import json
 import os
 import re
 import sys
@@ -20,7 +24,8 @@ from urllib.parse import unquote
 import anyio
 import anyio.abc
 
-from microasgi.middleware.trace import TraceMiddleware
+from microasgi import __version__
+from microasgi.middleware.trace import Trace, TraceMiddleware, format_line
 from microasgi.types import ASGIApp, Message, RawHeaders, Scope
 
 EXIT_OK = 0
@@ -43,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m microasgi", description="microasgi command line tools."
     )
+    parser.add_argument("--version", action="version", version=f"microasgi {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_run_parser(commands)
     trace = commands.add_parser(
         "trace",
         help="run one request through an app in process and print every ASGI event",
@@ -70,8 +77,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="give up after this many seconds (10)"
     )
     trace.add_argument("--no-lifespan", action="store_true", help="do not run the app's lifespan")
-    trace.set_defaults(command_parser=trace)
+    trace.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a timeline (default); json: the traces as one JSON document, for tools",
+    )
+    trace.set_defaults(command_parser=trace, handler=trace_command)
     return parser
+
+
+def add_run_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    run = commands.add_parser(
+        "run",
+        help="serve an app with uvicorn (pip install microasgi[run])",
+        description="Serve APP with uvicorn, which the 'run' extra installs.",
+    )
+    run.add_argument("app", metavar="module:app", help="the app, e.g. examples.hello:app")
+    run.add_argument("--host", default="127.0.0.1", help="the address to bind (127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="the port to bind (8000)")
+    run.add_argument("--reload", action="store_true", help="restart when a source file changes")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (1)")
+    run.set_defaults(command_parser=run, handler=run_command)
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve ``args.app`` with uvicorn; exit 2 with how to install it when it is missing."""
+    if args.reload and args.workers not in (None, 1):
+        parser.error("--reload and --workers cannot be used together")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"bad --port {args.port}: expected 0 to 65535")
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "error: 'run' needs uvicorn, which is not installed; "
+            "install it with: pip install microasgi[run]",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    uvicorn.run(args.app, host=args.host, port=args.port, reload=args.reload, workers=args.workers)
+    return EXIT_OK
 
 
 def parse_header(text: str) -> tuple[bytes, bytes]:
@@ -239,10 +287,12 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes) -> None:
     """One request; the client disconnects only once the response is complete.
 
     Raises:
-        AppFailed: the app returned without completing its response.
+        AppFailed: the app sent a message out of order (as a server would refuse it), or
+            returned without completing the response.
     """
     done = anyio.Event()
     requested = False
+    started = False
 
     async def receive() -> Message:
         nonlocal requested
@@ -253,18 +303,42 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes) -> None:
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            done.set()
+        nonlocal started
+        kind = message.get("type")
+        if done.is_set():
+            raise AppFailed(f"protocol error: {kind!r} sent after the response completed")
+        if kind == "http.response.start" and not started:
+            started = True
+        elif kind == "http.response.body" and started:
+            if not message.get("more_body", False):
+                done.set()
+        elif kind != "http.response.start":
+            raise AppFailed(f"protocol error: {kind!r} sent before 'http.response.start'")
+        else:
+            raise AppFailed("protocol error: 'http.response.start' sent twice")
 
     await app(scope, receive, send)
     if not done.is_set():
         raise AppFailed("the app returned without completing the response")
 
 
+# What a websocket app may send before it accepted, after, and once it closed.
+_WS_BEFORE_ACCEPT = frozenset(
+    {"websocket.accept", "websocket.close", "websocket.http.response.start"}
+)
+_WS_ACCEPTED = frozenset({"websocket.send", "websocket.close"})
+
+
 async def run_websocket(app: ASGIApp, scope: Scope, text: str | None) -> None:
-    """Connect; once the app accepted, send ``text`` (if given); then disconnect."""
+    """Connect; once the app accepted, send ``text`` (if given); then disconnect.
+
+    Raises:
+        AppFailed: the app sent a message its state does not allow (data before accepting,
+            anything after closing).
+    """
     answered = anyio.Event()
     accepted = False
+    closed = False
     connected = False
     pending = text
 
@@ -282,20 +356,31 @@ async def run_websocket(app: ASGIApp, scope: Scope, text: str | None) -> None:
         return {"type": "websocket.disconnect", "code": 1000}
 
     async def send(message: Message) -> None:
-        nonlocal accepted
-        if message["type"] == "websocket.accept":
+        nonlocal accepted, closed
+        kind = message.get("type")
+        allowed = _WS_ACCEPTED if accepted else _WS_BEFORE_ACCEPT
+        if closed or kind not in allowed:
+            state = "closed" if closed else "accepted" if accepted else "not accepted"
+            raise AppFailed(f"protocol error: {kind!r} sent on a websocket {state}")
+        if kind == "websocket.accept":
             accepted = True
+        # A denial response ends the handshake too; its body messages are not checked here.
+        closed = kind in ("websocket.close", "websocket.http.response.start")
         answered.set()
 
     await app(scope, receive, send)
 
 
-async def run_exchange(app: ASGIApp, scope: Scope, body: str | None, lifespan: bool) -> None:
+async def run_exchange(
+    app: ASGIApp, scope: Scope, body: str | None, lifespan: bool, traces: list[Trace]
+) -> None:
     """The lifespan (when wanted and supported) around one http or websocket exchange.
 
-    Errors are raised as they are, not in an ExceptionGroup.
+    Each connection's trace is appended to ``traces`` as it finishes, so the traces are
+    there even when the exchange fails or times out. Errors are raised as they are, not
+    in an ExceptionGroup.
     """
-    traced = TraceMiddleware(app, include_bodies=True)
+    traced = TraceMiddleware(app, traces.append, include_bodies=True)
     errors: list[Exception] = []
     state: dict[str, Any] = {}
     with LifespanDriver(traced, state) as driver:
@@ -317,7 +402,27 @@ async def run_exchange(app: ASGIApp, scope: Scope, body: str | None, lifespan: b
         raise errors[0]
 
 
-def trace(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def text_timeline(traces: list[Trace]) -> str:
+    """Every trace's lines merged in the order they happened (lifespan around the request)."""
+    lines = [
+        (trace.clock + at, trace.number, format_line(trace.number, at, text))
+        for trace in traces
+        for at, text in trace.timeline()
+    ]
+    return "".join(line + "\n" for _, _, line in sorted(lines, key=lambda item: item[:2]))
+
+
+def print_traces(traces: list[Trace], output_format: str, error: str | None) -> None:
+    """The traces on stdout, by connection number: a timeline, or JSON with the error."""
+    traces = sorted(traces, key=lambda trace: trace.number)
+    if output_format == "json":
+        document = {"traces": [trace.to_dict() for trace in traces], "error": error}
+        print(json.dumps(document, indent=2))
+    else:
+        sys.stdout.write(text_timeline(traces))
+
+
+def trace_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         headers = [parse_header(text) for text in args.header]
         if args.data is not None and not args.ws:
@@ -339,32 +444,40 @@ def trace(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def main() -> None:
+    traces: list[Trace] = []
+
+    async def exchange() -> None:
         with anyio.fail_after(args.timeout):
-            await run_exchange(app, scope, args.data, not args.no_lifespan)
+            await run_exchange(app, scope, args.data, not args.no_lifespan, traces)
 
     try:
-        anyio.run(main)
-    except TimeoutError:
-        print(f"error: timed out after {args.timeout:g} s", file=sys.stderr)
-        return EXIT_TIMEOUT
-    except AppFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_APP_FAILED
+        anyio.run(exchange)
     except Exception as exc:
-        traceback.print_exception(exc, file=sys.stderr)
-        print(f"error: the app raised {exc!r}", file=sys.stderr)
-        return EXIT_APP_FAILED
+        code, error = describe_failure(exc, args.timeout)
+        print_traces(traces, args.format, error)
+        print(f"error: {error}", file=sys.stderr)
+        return code
+    print_traces(traces, args.format, None)
     return EXIT_OK
+
+
+def describe_failure(exc: Exception, timeout: float) -> tuple[int, str]:
+    """The exit code and the one-line error for an exchange that failed."""
+    if isinstance(exc, TimeoutError):
+        return EXIT_TIMEOUT, f"timed out after {timeout:g} s"
+    if isinstance(exc, AppFailed):
+        return EXIT_APP_FAILED, str(exc)
+    traceback.print_exception(exc, file=sys.stderr)
+    return EXIT_APP_FAILED, f"the app raised {exc!r}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits 2 on bad usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # "trace" is the only command so far; argparse rejects anything else.
     command_parser: argparse.ArgumentParser = args.command_parser
-    return trace(args, command_parser)
+    code: int = args.handler(args, command_parser)
+    return code
 
 
 if __name__ == "__main__":

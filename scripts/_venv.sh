@@ -29,6 +29,26 @@ find_python() {
   return 1
 }
 
+# find_main_python: print the Python the project's .venv is made with: 3.11 when there is one
+# (the oldest supported version, so the checks see what its users get), else the newest
+# 3.12 or later found; fail when there is no Python 3.11+.
+find_main_python() {
+  local minor candidate
+  for minor in 11 {20..12}; do
+    if candidate=$(find_python "3.$minor"); then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  for candidate in python3 python; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # ensure_venv DIR PYTHON: create DIR with PYTHON if missing or broken, and (re)install the
 # project into it when pyproject.toml changed since the last install (a hash stamp in DIR).
 ensure_venv() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole check suite, exactly as CI runs it (.ci/run): lint, format, types, tests with branch
-# coverage, the docs build, the tests again on every other Python (3.12, 3.13) this machine has,
-# and the benchmark smoke run when benchmarks/run.py exists. Needs only Python 3.11+.
+# coverage (the end-to-end servers included), the docs build with the API reference, the tests
+# again on every other Python (3.12, 3.13) this machine has, and the benchmark smoke run when
+# benchmarks/run.py exists. Needs only a Python 3.11 or newer: 3.11 is preferred, else the
+# newest one found.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_venv.sh
@@ -25,17 +27,18 @@ run() { # run NAME COMMAND...: print a header, then run the command
   "$@"
 }
 
-python=$(find_python 3.11) || {
-  echo "check.sh: Python 3.11 not found (tried pyenv, python3.11, python3)"
+python=$(find_main_python) || {
+  echo "check.sh: no Python 3.11 or newer found (tried pyenv, python3.X, python3, python)"
   exit 1
 }
+main_version=$(python_version "$python")
 ensure_venv .venv "$python"
 bin=.venv/bin
 
 run "ruff check" "$bin/ruff" check .
 run "ruff format --check" "$bin/ruff" format --check .
 run "mypy --strict" "$bin/mypy" --strict microasgi tests
-run "pytest (3.11, coverage)" "$bin/python" -m pytest \
+run "pytest ($main_version, coverage)" "$bin/python" -m pytest \
   --cov=microasgi --cov-branch --cov-fail-under=95 --cov-report=term-missing:skip-covered
 # The attack tests again with asserts stripped, as `python -O` would run the app (pytest still
 # rewrites the tests' own asserts; the warning that other asserts are ignored is expected).
@@ -46,6 +49,9 @@ run "mkdocs build --strict" "$bin/mkdocs" build --strict --quiet --site-dir "$si
 also=()
 for version in 3.12 3.13; do
   step="Python $version"
+  if [[ $version == "$main_version" ]]; then
+    continue
+  fi
   if other=$(find_python "$version"); then
     printf '\n==> Python %s found: %s\n' "$version" "$other"
     ensure_venv ".venv-$version" "$other"
@@ -61,4 +67,4 @@ if [[ -f benchmarks/run.py ]]; then
 fi
 
 echo
-echo "check.sh: all checks passed (Python 3.11${also[*]:+; tests also on ${also[*]}})"
+echo "check.sh: all checks passed (Python $main_version${also[*]:+; tests also on ${also[*]}})"

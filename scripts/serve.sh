@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_venv.sh
 
-python=$(find_python 3.11) || {
-  echo "serve.sh: Python 3.11 not found (tried pyenv, python3.11, python3)"
+python=$(find_main_python) || {
+  echo "serve.sh: no Python 3.11 or newer found (tried pyenv, python3.X, python3, python)"
   exit 1
 }
 ensure_venv .venv "$python"

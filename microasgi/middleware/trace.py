@@ -1,6 +1,9 @@
-"""TraceMiddleware: log the scope and every ASGI message of each connection, in order.
+"""TraceMiddleware: record the scope and every ASGI message of each connection, in order.
 
-One line per event, timed from the start of the connection (``time.perf_counter``)::
+Each connection becomes a :class:`Trace`: its scope, then one :class:`TraceEvent` per
+message received or sent, each timed from the start of the connection
+(``time.perf_counter``). When the connection ends the finished trace goes to a callback,
+or by default to the ``microasgi.trace`` logger as a compact timeline::
 
     [1] +0.000ms scope http method='GET' path='/' ... headers=[('host', 'testserver')]
     [1] +0.041ms receive http.request body=<0 bytes> more_body=False
@@ -8,18 +11,33 @@ One line per event, timed from the start of the connection (``time.perf_counter`
     [1] +0.402ms send http.response.body body=<13 bytes>
     [1] +0.430ms end
 
-Credentials in headers are redacted; bodies show their length only, unless asked for.
-The formatting here is the one the ``python -m microasgi trace`` command prints.
-This module knows ASGI messages, not requests, responses or routing.
+Every value is a capped preview: credentials in headers are masked, bodies show their
+length only unless asked for, and control characters are escaped, so nothing a client
+sends can forge a log line. The ``python -m microasgi trace`` command prints the same
+timeline. This module knows ASGI messages, not requests, responses or routing.
 """
 
 import itertools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from microasgi.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "PREVIEW_SIZE",
+    "REDACTED_HEADERS",
+    "Trace",
+    "TraceEvent",
+    "TraceFormatter",
+    "TraceMiddleware",
+    "escape_controls",
+    "format_line",
+    "log_trace",
+]
 
 # Header values that are credentials: never written to a log.
 REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -43,10 +61,122 @@ _SCOPE_ORDER = (
 )
 # Scope keys that only repeat what is shown (raw_path) or say nothing useful per line.
 _SCOPE_SKIPPED = frozenset({"type", "raw_path", "asgi", "extensions", "state", "app"})
+# C0 and C1 controls and the Unicode line breaks: a log line must hold none of them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+logger = logging.getLogger("microasgi.trace")
+
+Direction = Literal["receive", "send"]
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as a Python escape (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda match: repr(match[0])[1:-1], text)
+
+
+@dataclass(slots=True)
+class TraceEvent:
+    """One message of a connection, as a preview.
+
+    Attributes:
+        direction: ``"receive"`` (the app got it) or ``"send"`` (the app sent it).
+        type: the message's ``type``, e.g. ``"http.response.start"``.
+        time: seconds since the connection reached the middleware.
+        fields: the message's other keys, each value a capped, redacted preview (text).
+        error: for a send the server refused, the error it raised (``repr``), else None.
+    """
+
+    direction: Direction
+    type: str
+    time: float
+    fields: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-serialisable data (``json.dumps`` takes it as it is)."""
+        return {
+            "direction": self.direction,
+            "type": self.type,
+            "time": round(self.time, 6),
+            "fields": dict(self.fields),
+            "error": self.error,
+        }
+
+    def describe(self) -> str:
+        """``send http.response.start status=200 headers=[...]``: the event in one line."""
+        fields = "".join(f" {key}={value}" for key, value in self.fields.items())
+        return f"{self.direction} {self.type}{fields}"
+
+
+@dataclass(slots=True)
+class Trace:
+    """One connection (an HTTP request, a websocket session or a lifespan) as recorded.
+
+    Attributes:
+        number: the connection's number for the middleware that saw it, from 1.
+        type: the scope's type: ``"http"``, ``"websocket"`` or ``"lifespan"``.
+        scope: the scope's keys as previews (credentials masked, noise such as ``state``
+            left out), in reading order.
+        started_at: wall-clock time (``time.time()``) the connection reached the middleware.
+        clock: ``time.perf_counter()`` at that moment, to order the events of several
+            traces of one process (event times are relative to it).
+        events: the messages, in the order they happened.
+        duration: seconds from the start to the app's return (None while it runs).
+        error: what the app raised (``repr``), or None when it returned.
+    """
+
+    number: int
+    type: str
+    scope: dict[str, str]
+    started_at: float
+    clock: float = 0.0
+    events: list[TraceEvent] = field(default_factory=list)
+    duration: float | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the app returned or raised."""
+        return self.duration is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as JSON-serialisable data, events in order (times in seconds, rounded
+        to the microsecond)."""
+        return {
+            "number": self.number,
+            "type": self.type,
+            "scope": dict(self.scope),
+            "started_at": self.started_at,
+            "duration": None if self.duration is None else round(self.duration, 6),
+            "events": [event.to_dict() for event in self.events],
+            "error": self.error,
+        }
+
+    def timeline(self) -> list[tuple[float, str]]:
+        """``(time, text)`` for the scope, every event and the end, in order."""
+        scope = "".join(f" {key}={value}" for key, value in self.scope.items())
+        lines = [(0.0, f"scope {self.type}{scope}")]
+        for event in self.events:
+            lines.append((event.time, event.describe()))
+            if event.error is not None:
+                lines.append((event.time, f"send failed {event.error}"))
+        if self.duration is not None:
+            ending = "end" if self.error is None else f"raised {self.error}"
+            lines.append((self.duration, ending))
+        return lines
+
+    def lines(self) -> list[str]:
+        """The timeline as text: ``[n] +T.TTTms EVENT`` per line, no control characters."""
+        return [format_line(self.number, at, text) for at, text in self.timeline()]
+
+
+def format_line(number: int, at: float, text: str) -> str:
+    """``[number] +milliseconds text``: one timeline line."""
+    return f"[{number}] +{at * 1000:.3f}ms {text}"
 
 
 class TraceFormatter:
-    """Turns scopes and messages into trace lines (pure: no clock, no I/O).
+    """Turns scopes and messages into previews (pure: no clock, no I/O).
 
     Args:
         include_bodies: show up to ``PREVIEW_SIZE`` bytes or characters of each body and
@@ -60,24 +190,24 @@ class TraceFormatter:
         self.include_bodies = include_bodies
         self.redact_headers = frozenset(name.lower().encode("latin-1") for name in redact_headers)
 
-    def scope(self, scope: Scope) -> str:
-        """``scope http method='GET' path='/' ...``: the connection as the app sees it."""
+    def scope_fields(self, scope: Scope) -> dict[str, str]:
+        """The scope's keys worth reading, as previews, in reading order."""
         keys = [key for key in _SCOPE_ORDER if key in scope]
         keys += sorted(
-            key for key in scope if key not in _SCOPE_ORDER and key not in _SCOPE_SKIPPED
+            str(key) for key in scope if key not in _SCOPE_ORDER and key not in _SCOPE_SKIPPED
         )
-        fields = " ".join(f"{key}={self.value(key, scope[key])}" for key in keys)
-        return f"scope {scope.get('type')} {fields}".rstrip()
+        return {escape_controls(key): self.value(key, scope[key]) for key in keys}
 
-    def message(self, direction: str, message: Message) -> str:
-        """``send http.response.start status=200 headers=[...]``; direction is receive/send."""
-        fields = " ".join(
-            f"{key}={self.value(key, value)}" for key, value in message.items() if key != "type"
-        )
-        return f"{direction} {message.get('type')} {fields}".rstrip()
+    def message_fields(self, message: Message) -> dict[str, str]:
+        """A message's keys other than ``type``, as previews."""
+        return {
+            escape_controls(str(key)): self.value(key, value)
+            for key, value in message.items()
+            if key != "type"
+        }
 
     def value(self, key: str, value: Any) -> str:
-        """One field: headers redacted, bodies and texts as their length, the rest as repr."""
+        """One preview: headers redacted, bodies and texts as their length, the rest as repr."""
         if key == "headers" and isinstance(value, (list, tuple)):
             return self.headers(value)
         if isinstance(value, (bytes, bytearray, memoryview)) and key in ("body", "bytes"):
@@ -90,88 +220,121 @@ class TraceFormatter:
             shown = f"<{len(value)} chars>"
             if self.include_bodies and value:
                 shown += " " + _cut(repr(value[:PREVIEW_SIZE]), len(value) > PREVIEW_SIZE)
-            return shown
-        text = repr(value)
-        return _cut(text[:_MAX_VALUE_REPR], len(text) > _MAX_VALUE_REPR)
+            return escape_controls(shown)
+        return _capped_repr(value)
 
     def headers(self, headers: Iterable[Any]) -> str:
         """Raw headers as ``[('name', 'value'), ...]``, credentials redacted."""
-        shown = []
-        for header in headers:
-            name, value = bytes(header[0]), bytes(header[1])
-            text = _REDACTED if name.lower() in self.redact_headers else value.decode("latin-1")
-            shown.append((name.decode("latin-1"), text))
-        return repr(shown)
+        try:
+            pairs = [(bytes(name), bytes(value)) for name, value in headers]
+        except (TypeError, ValueError):
+            return _capped_repr(headers)
+        shown = [
+            (
+                name.decode("latin-1"),
+                _REDACTED if name.lower() in self.redact_headers else value.decode("latin-1"),
+            )
+            for name, value in pairs
+        ]
+        return escape_controls(repr(shown))
+
+
+def _capped_repr(value: Any) -> str:
+    text = repr(value)
+    return escape_controls(_cut(text[:_MAX_VALUE_REPR], len(text) > _MAX_VALUE_REPR))
 
 
 def _cut(text: str, truncated: bool) -> str:
     return text + "..." if truncated else text
 
 
-def _log_function(log: Callable[[str], object] | logging.Logger) -> Callable[[str], object]:
-    if isinstance(log, logging.Logger):
-        return log.info
-    return log
+def log_trace(trace: Trace) -> None:
+    """The default callback: the trace's timeline as one INFO record on ``microasgi.trace``.
+
+    The record carries the trace itself as ``record.trace`` for handlers that want it.
+    """
+    if logger.isEnabledFor(logging.INFO):
+        logger.info("%s", "\n".join(trace.lines()), extra={"trace": trace})
 
 
 class TraceMiddleware:
-    """Log the scope and every received and sent message of each connection, in order.
+    """Record the scope and every received and sent message of each connection, in order.
 
     Works for ``http``, ``websocket`` and ``lifespan`` scopes; the messages pass through
-    unchanged. Each line starts with ``[n]`` (the connection's number, from 1) and the time
-    since the connection started; the last line is ``end`` or ``raised <error>`` (the error
-    is re-raised). A send that fails is logged as ``send failed`` before its error goes on.
+    unchanged. When the app returns or raises (a cancellation included; the error goes
+    on), the finished :class:`Trace` is handed to ``callback``.
 
     Args:
         app: the ASGI app to wrap.
-        log: where lines go: a callable taking a line (default ``print``) or a
-            ``logging.Logger`` (lines logged at INFO).
+        callback: called with each finished trace; by default the trace is logged as a
+            timeline at INFO on the ``microasgi.trace`` logger (and nothing is recorded
+            while that logger is not enabled for INFO). A callback that raises
+            fails the connection, so keep it simple (append to a list, put on a queue).
         include_bodies: also show the start of each body and websocket message.
-        redact_headers: header names whose values are never logged.
+        redact_headers: header names whose values are masked; by default
+            ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie``.
     """
 
     def __init__(
         self,
         app: ASGIApp,
+        callback: Callable[[Trace], object] | None = None,
         *,
-        log: Callable[[str], object] | logging.Logger = print,
         include_bodies: bool = False,
         redact_headers: Iterable[str] = REDACTED_HEADERS,
     ) -> None:
         self.app = app
-        self.log = _log_function(log)
+        self.callback: Callable[[Trace], object] = log_trace if callback is None else callback
         self.formatter = TraceFormatter(
             include_bodies=include_bodies, redact_headers=redact_headers
         )
         self._connections = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.callback is log_trace and not logger.isEnabledFor(logging.INFO):
+            # Nobody would read the trace: do not pay for recording it.
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        prefix = f"[{next(self._connections)}]"
-        log = self.log
         formatter = self.formatter
+        trace = Trace(
+            number=next(self._connections),
+            type=escape_controls(str(scope.get("type"))),
+            scope=formatter.scope_fields(scope),
+            started_at=time.time(),
+            clock=started,
+        )
+        events = trace.events
 
-        def emit(line: str) -> None:
-            log(f"{prefix} +{(time.perf_counter() - started) * 1000:.3f}ms {line}")
+        def record(direction: Direction, message: Message) -> TraceEvent:
+            event = TraceEvent(
+                direction,
+                escape_controls(str(message.get("type"))),
+                time.perf_counter() - started,
+                formatter.message_fields(message),
+            )
+            events.append(event)
+            return event
 
         async def traced_receive() -> Message:
             message = await receive()
-            emit(formatter.message("receive", message))
+            record("receive", message)
             return message
 
         async def traced_send(message: Message) -> None:
-            emit(formatter.message("send", message))
+            event = record("send", message)
             try:
                 await send(message)
             except Exception as exc:
-                emit(f"send failed {exc!r}")
+                event.error = _capped_repr(exc)
                 raise
 
-        emit(formatter.scope(scope))
         try:
             await self.app(scope, traced_receive, traced_send)
         except BaseException as exc:
             # BaseException: a cancellation (timeout, client gone) ends the trace too.
-            emit(f"raised {exc!r}")
+            trace.error = _capped_repr(exc)
             raise
-        emit("end")
+        finally:
+            trace.duration = time.perf_counter() - started
+            self.callback(trace)
