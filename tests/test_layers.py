@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "convertors": 2,
     "resolution": 2,  # the response handed back unsent to function middleware
     "answering": 2,  # errors answered where raised, by the exception layer in the scope
+    "channels": 2,  # the package and every channels.* submodule: pub/sub, in memory or Redis
     "endpoints": 3,
     "routing": 3,
     "routes": 3,  # the route types the router dispatches to
