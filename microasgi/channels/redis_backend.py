@@ -96,6 +96,7 @@ class RedisBackend:
         task_group.start_soon(self._keep_reading)
 
     async def close(self) -> None:
+        self._wanted.clear()  # a reopened Channels starts without subscribers
         with anyio.move_on_after(CLOSE_TIMEOUT):
             await self._disconnect()
             for client in (self._publisher, self._subscriber):

@@ -81,3 +81,42 @@ def test_without_redis_each_server_is_a_separate_room(tmp_path: Path) -> None:
         uvicorn_serving("examples.chat:app", tmp_path / "b.log", environment) as port_b,
     ):
         assert not asyncio.run(bob_hears_alice(port_a, port_b))
+
+
+async def everyone_hears_the_first(port: int, count: int) -> list[bool]:
+    """``count`` clients connect; the first says hello; who heard it?"""
+    base = f"ws://127.0.0.1:{port}/ws"
+    clients = [
+        await connect(f"{base}?name=c{n}", open_timeout=RECEIVE_TIMEOUT) for n in range(count)
+    ]
+    try:
+        for number, client in enumerate(clients):
+            await client.send("joined")
+            await receive_until(client, f"c{number}: joined")
+        await clients[0].send("hello all")
+        heard = []
+        for client in clients:
+            try:
+                await receive_until(client, "c0: hello all", each_within=1.0)
+                heard.append(True)
+            except TimeoutError:
+                heard.append(False)
+        return heard
+    finally:
+        for client in clients:
+            await client.close()
+
+
+@pytest.mark.e2e
+def test_one_room_across_the_workers_of_one_uvicorn(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``uvicorn --workers 2``: the kernel spreads the 8 connections over both workers
+    (unevenly, as it likes); with Redis they all share one room."""
+    with uvicorn_serving(
+        "examples.chat:app",
+        tmp_path / "uvicorn.log",
+        {"CHANNELS_URL": redis_server.url},
+        ["--workers", "2"],
+    ) as port:
+        assert asyncio.run(everyone_hears_the_first(port, 8)) == [True] * 8
