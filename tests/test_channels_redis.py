@@ -18,7 +18,7 @@ from microasgi.channels import (
     redis_backend,
 )
 from tests.redis_server import RedisServer
-from tests.test_channels import receive, run_overflow
+from tests.test_channels import TIMEOUT, receive, run_overflow
 
 
 async def subscriber_count(url: str, channel: str) -> int:
@@ -154,6 +154,30 @@ def test_delivery_resumes_after_redis_is_killed_and_restarted(
     anyio.run(main)
     assert "Lost the Redis pub/sub connection" in caplog.text
     assert "Reconnected to Redis at redis://127.0.0.1" in caplog.text
+
+
+def test_the_first_publish_after_a_restart_gets_through(redis_server: RedisServer) -> None:
+    """The publishing connection went stale with the old Redis; one retry on a new one."""
+
+    async def main() -> None:
+        async with Channels(redis_server.url) as channels:
+            await channels.publish("room", "to the old Redis")
+            redis_server.stop()
+            redis_server.start()
+            async with (
+                redis_asyncio.Redis.from_url(redis_server.url) as spy,
+                spy.pubsub() as pubsub,
+            ):
+                await pubsub.subscribe("room")
+                confirmation = await pubsub.get_message(timeout=TIMEOUT)
+                assert confirmation is not None
+                assert confirmation["type"] == "subscribe"
+                await channels.publish("room", "to the new one")
+                message = await pubsub.get_message(timeout=TIMEOUT)
+                assert message is not None
+                assert message["data"] == b"\x00sto the new one"
+
+    anyio.run(main)
 
 
 def test_a_frozen_redis_is_detected_by_the_idle_ping(

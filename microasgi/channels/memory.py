@@ -9,6 +9,10 @@ from microasgi.channels.backend import Deliver
 from microasgi.channels.messages import normalize
 
 
+def _nowhere(channel: str, message: Any) -> None:
+    """Where a closed backend delivers: nowhere."""
+
+
 class MemoryBackend:
     """Delivers every publish straight to this process's subscribers (``memory://``).
 
@@ -19,18 +23,16 @@ class MemoryBackend:
     name = "memory"
 
     def __init__(self) -> None:
-        self._deliver: Deliver | None = None
+        self._deliver: Deliver = _nowhere
 
     async def open(self, deliver: Deliver, task_group: TaskGroup) -> None:
         self._deliver = deliver
 
     async def close(self) -> None:
-        self._deliver = None
+        self._deliver = _nowhere
 
     async def publish(self, channel: str, message: object) -> None:
-        value: Any = normalize(message)
-        if self._deliver is not None:
-            self._deliver(channel, value)
+        self._deliver(channel, normalize(message))
         # Let the woken subscribers run before the publisher goes on, as a broker would.
         await anyio.lowlevel.checkpoint()
 

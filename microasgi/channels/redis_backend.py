@@ -20,10 +20,10 @@ from microasgi.channels.messages import decode, encode
 
 try:
     import redis.asyncio as redis_asyncio
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:
     raise ModuleNotFoundError(
         "The Redis backend of microasgi.channels needs redis-py: pip install 'microasgi[redis]'",
@@ -42,8 +42,9 @@ BACKOFF_FIRST = 0.05  # the first reconnection delay; it doubles up to BACKOFF_M
 BACKOFF_MAX = 2.0
 CLOSE_TIMEOUT = 2.0
 
-# Failures that mean "the connection is gone", worth one immediate retry on a new one.
-_CONNECTION_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# Failures that mean "the connection is gone", worth one immediate retry on a new one. Not
+# timeouts: an unreachable host would make the publisher wait twice.
+_CONNECTION_LOST = (RedisConnectionError, ConnectionError)
 _REDIS_FAILURES = (RedisError, OSError)
 
 
@@ -72,7 +73,7 @@ class RedisBackend:
         client = redis_asyncio.Redis.from_url(
             self._url,
             # Failures reach this backend at once: it owns retrying and backing off.
-            retry=redis_asyncio.retry.Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=CONNECT_TIMEOUT,
             **options,
         )
