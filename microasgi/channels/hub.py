@@ -104,6 +104,8 @@ class Channels:
     async def __aenter__(self) -> "Channels":
         if self._task_group is not None:
             raise RuntimeError("This Channels is already open")
+        # The backend's tasks (Redis: the pub/sub reader) live from here to __aexit__, which
+        # must run in the same task, as a lifespan's exit does.
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         try:

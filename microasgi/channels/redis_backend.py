@@ -9,7 +9,7 @@ it was away are lost: Redis pub/sub keeps nothing. redis-py is imported here onl
 
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -20,6 +20,7 @@ from microasgi.channels.messages import decode, encode
 
 try:
     import redis.asyncio as redis_asyncio
+    from redis.asyncio.client import PubSub
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,9 +30,6 @@ except ImportError as exc:
         "The Redis backend of microasgi.channels needs redis-py: pip install 'microasgi[redis]'",
         name="redis",
     ) from exc
-
-if TYPE_CHECKING:
-    from redis.asyncio.client import PubSub
 
 logger = logging.getLogger("microasgi.channels")
 
@@ -219,7 +217,7 @@ class RedisBackend:
             logger.warning("Reconnected to Redis at %s", self._display_url)
             return
 
-    async def _read(self, pubsub: "PubSub") -> None:
+    async def _read(self, pubsub: PubSub) -> None:
         """Hand each message to the subscribers; returns only by raising."""
         awaiting_pong = False
         while True:
