@@ -2,9 +2,25 @@
 
 Run it with ``uvicorn examples.chat:app``, then open http://127.0.0.1:8000/ in two browser
 tabs (add ``?name=alice`` to pick a name) and talk to yourself.
+
+Messages go through ``microasgi.channels``: each process relays the room's channel to its
+own connected members. The ``CHANNELS_URL`` environment variable picks the backend:
+``memory://`` (the default) for one process; a Redis URL for several workers or machines::
+
+    CHANNELS_URL=redis://127.0.0.1:6379/0 uvicorn examples.chat:app --workers 2
 """
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio.abc import TaskStatus
+
 from microasgi import App, HTMLResponse, WebSocket
+from microasgi.channels import Channels, PublishError
+
+ROOM_CHANNEL = "chat"
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -51,11 +67,40 @@ class Room:
                 self.members.discard(member)
 
 
-def create_app() -> App:
-    """A chat app with its own room (tests build a fresh one each)."""
-    app = App()
+async def relay(
+    channels: Channels, room: Room, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Broadcast every message of the room's channel, from any process, to this process's
+    members. Started once the subscription is in place, so nothing published after is missed.
+    """
+    # A member that reads slowly holds up the broadcast; the room then skips old lines.
+    async with channels.subscribe(ROOM_CHANNEL, policy="drop_oldest") as subscription:
+        task_status.started()
+        async for line in subscription:
+            await room.broadcast(str(line))
+
+
+def create_app(channels_url: str | None = None) -> App:
+    """A chat app with its own room (tests build a fresh one each).
+
+    ``channels_url`` defaults to the ``CHANNELS_URL`` environment variable, else
+    ``memory://``.
+    """
+    if channels_url is None:
+        channels_url = os.environ.get("CHANNELS_URL", "memory://")
+    channels = Channels(channels_url)
     room = Room()
+
+    @asynccontextmanager
+    async def lifespan(app: App) -> AsyncIterator[None]:
+        async with channels, anyio.create_task_group() as task_group:
+            await task_group.start(relay, channels, room)
+            yield
+            task_group.cancel_scope.cancel()
+
+    app = App(lifespan=lifespan)
     app.state.room = room
+    app.state.channels = channels
 
     @app.get("/")
     async def home() -> HTMLResponse:
@@ -68,7 +113,10 @@ def create_app() -> App:
         room.members.add(websocket)
         try:
             async for text in websocket.iter_text():
-                await room.broadcast(f"{name}: {text}")
+                try:
+                    await channels.publish(ROOM_CHANNEL, f"{name}: {text}")
+                except PublishError:
+                    await websocket.send_text("(not sent: the chat is unavailable, try again)")
         finally:
             room.members.discard(websocket)
 

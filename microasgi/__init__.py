@@ -3,6 +3,7 @@
 from microasgi import status
 from microasgi.applications import App
 from microasgi.background import BackgroundTask, BackgroundTasks
+from microasgi.channels import Channels  # imports redis-py only for a Redis URL
 from microasgi.convertors import Convertor, register_convertor
 from microasgi.datastructures import (
     URL,
@@ -46,6 +47,7 @@ __all__ = [
     "App",
     "BackgroundTask",
     "BackgroundTasks",
+    "Channels",
     "ClientDisconnect",
     "Convertor",
     "EventSourceResponse",

@@ -1,7 +1,8 @@
 """Shared fixtures for protocol-level tests: run an app on scripted messages, build scopes."""
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ import anyio
 import pytest
 
 from microasgi.types import ASGIApp, Message, Scope
+from tests.redis_server import RedisServer, redis_serving
 
 # What receive() returns once the scripted messages have run out, per scope type.
 _CLIENT_GONE: dict[str, Message] = {
@@ -114,3 +116,10 @@ def http_scope() -> HTTPScope:
         return scope
 
     return build
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, on 127.0.0.1 and a free port (see tests/redis_server)."""
+    with redis_serving(tmp_path) as server:
+        yield server

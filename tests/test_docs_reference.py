@@ -23,6 +23,10 @@ STANDALONE = {
 }
 
 
+# Packages documented as one page: a name defined in one of their modules counts as theirs.
+DOCUMENTED_AS_A_WHOLE = ("microasgi.channels",)
+
+
 def public_modules() -> set[str]:
     """Modules defining a name of ``microasgi.__all__`` or ``microasgi.middleware.__all__``."""
     found = set(STANDALONE)
@@ -32,6 +36,9 @@ def public_modules() -> set[str]:
             module = value.__name__ if isinstance(value, types.ModuleType) else None
             module = module or getattr(value, "__module__", None)
             if isinstance(module, str) and module.startswith("microasgi"):
+                for whole in DOCUMENTED_AS_A_WHOLE:
+                    if module.startswith(whole + "."):
+                        module = whole
                 found.add(module)
     return found
 

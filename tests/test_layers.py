@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "resolution": 2,  # the response handed back unsent to function middleware
     "responsestate": 1,  # whether the response started: the one record the guard reads
     "answering": 3,  # how errors become responses: handler lookup, default answers, the guard
+    "channels": 2,  # the package and every channels.* submodule: pub/sub, in memory or Redis
     "endpoints": 3,
     "authentication": 3,  # users, credentials, @requires (wraps endpoints for the binder)
     "routing": 3,

@@ -127,16 +127,23 @@ def test_http_post_with_body_and_headers(capsys: pytest.CaptureFixture[str]) -> 
 
 @pytest.mark.usefixtures("in_root")
 def test_websocket_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    # The chat's messages go through the channels its lifespan opens: the lifespan must run.
     argv = ["trace", "examples.chat:app", "GET", "/ws?name=bob", "--ws", "-d", "hi"]
-    assert main([*argv, "--no-lifespan"]) == EXIT_OK
+    assert main(argv) == EXIT_OK
     output = capsys.readouterr().out
     assert events(output) == [
-        "1: scope websocket",
-        "1: receive websocket.connect",
-        "1: send websocket.accept",
-        "1: receive websocket.receive",
-        "1: send websocket.send",
-        "1: receive websocket.disconnect",
+        "1: scope lifespan",
+        "1: receive lifespan.startup",
+        "1: send lifespan.startup.complete",
+        "2: scope websocket",
+        "2: receive websocket.connect",
+        "2: send websocket.accept",
+        "2: receive websocket.receive",
+        "2: send websocket.send",
+        "2: receive websocket.disconnect",
+        "2: end",
+        "1: receive lifespan.shutdown",
+        "1: send lifespan.shutdown.complete",
         "1: end",
     ]
     assert "text=<7 chars> 'bob: hi'" in output

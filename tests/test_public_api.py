@@ -8,6 +8,7 @@ CONTRACT = {
     "App",
     "BackgroundTask",
     "BackgroundTasks",
+    "Channels",
     "ClientDisconnect",
     "Convertor",
     "EventSourceResponse",

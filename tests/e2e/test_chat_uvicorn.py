@@ -19,11 +19,13 @@ def chat_server(tmp_path: Path) -> Iterator[int]:
         yield port
 
 
-async def receive_until(client: ClientConnection, expected: str) -> list[str]:
-    """Messages up to and including ``expected``; each wait is bounded."""
+async def receive_until(
+    client: ClientConnection, expected: str, each_within: float = RECEIVE_TIMEOUT
+) -> list[str]:
+    """Messages up to and including ``expected``; each wait is bounded by ``each_within`` s."""
     heard: list[str] = []
     while expected not in heard:
-        heard.append(str(await asyncio.wait_for(client.recv(), RECEIVE_TIMEOUT)))
+        heard.append(str(await asyncio.wait_for(client.recv(), each_within)))
     return heard
 
 

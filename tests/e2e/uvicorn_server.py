@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +23,18 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_serving(
-    app_path: str, log: Path, environment: Mapping[str, str] | None = None
+    app_path: str,
+    log: Path,
+    environment: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[int]:
     """Serve ``module:app`` with uvicorn; yield its port once it listens; stop it by its PID.
 
-    uvicorn's output goes to ``log``, shown when it exits before listening.
+    ``options`` go to uvicorn's command line (``--workers 2``). uvicorn's output goes to
+    ``log``, shown when it exits before listening.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app_path]
+    command = [sys.executable, "-m", "uvicorn", app_path, *options]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     env = {**os.environ, **(environment or {})}
     with log.open("wb") as output:
