@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.uvicorn_server import free_port
+from tests.e2e.servers import free_port
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0

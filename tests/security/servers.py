@@ -4,9 +4,7 @@ Each server runs ``tests.security.raw_app:app`` in its own process, is stopped b
 and every wait (start, connect, read) has a timeout.
 """
 
-import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,11 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.uvicorn_server import ROOT, free_port
+from tests.e2e.servers import free_port
+from tests.e2e.servers import serving as serve_command
 
 APP = "tests.security.raw_app:app"
-STARTUP_TIMEOUT = 15.0
-STOP_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 MAX_RESPONSE = 1024 * 1024
 
@@ -43,34 +40,9 @@ def server_command(name: str, port: int) -> list[str]:
 def serving(name: str, static_dir: Path, log: Path) -> Iterator[int]:
     """Run the server called ``name``; yield its port once it listens; stop it by its PID."""
     port = free_port()
-    env = {**os.environ, "MICROASGI_SECURITY_STATIC": str(static_dir)}
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            server_command(name, port), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_until_listening(port, server, log)
+    environment = {"MICROASGI_SECURITY_STATIC": str(static_dir)}
+    with serve_command(server_command(name, port), port, log, environment):
         yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=STOP_TIMEOUT)
-
-
-def _wait_until_listening(port: int, server: "subprocess.Popen[bytes]", log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited early ({server.returncode}):\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"no server listening on 127.0.0.1:{port} within {STARTUP_TIMEOUT} s")
 
 
 @dataclass
