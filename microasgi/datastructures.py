@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 
 from microasgi._concurrency import run_file_io
 from microasgi.headers import Headers, MutableHeaders
-from microasgi.queryparams import MultiMapping, QueryParams
+from microasgi.queryparams import QueryParams, _MultiMapping
 from microasgi.urls import URL, Address, URLPath
 
 __all__ = [
@@ -99,7 +99,7 @@ class UploadFile:
         )
 
 
-class FormData(MultiMapping[str | UploadFile]):
+class FormData(_MultiMapping[str | UploadFile]):
     """Parsed form fields and files; ``async with form:`` closes every file on exit."""
 
     __slots__ = ()
@@ -108,7 +108,7 @@ class FormData(MultiMapping[str | UploadFile]):
         self,
         form: Mapping[str, str | UploadFile] | Iterable[tuple[str, str | UploadFile]] | None = None,
     ) -> None:
-        if isinstance(form, MultiMapping):
+        if isinstance(form, _MultiMapping):
             super().__init__(form.multi_items())
         elif isinstance(form, Mapping):
             super().__init__(list(form.items()))

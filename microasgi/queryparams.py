@@ -9,12 +9,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["MultiMapping", "QueryParams"]
+__all__ = ["QueryParams"]
 
 _V = TypeVar("_V")
 
 
-class MultiMapping(Mapping[str, _V]):
+class _MultiMapping(Mapping[str, _V]):
     """Read-only multi-mapping: ``m[key]`` and ``get`` give the FIRST value of a key (like
     Headers); ``getlist`` every value; ``keys``/``values``/``items`` one entry per key;
     ``multi_items`` every pair in order.
@@ -71,7 +71,7 @@ def _pair_key(pair: tuple[str, object]) -> tuple[str, str]:
     return pair[0], str(pair[1])
 
 
-class QueryParams(MultiMapping[str]):
+class QueryParams(_MultiMapping[str]):
     """Query string parameters; a str or bytes query is parsed on first use.
 
     Parsing never raises: blank values are kept, malformed percent-escapes stay literal and
