@@ -21,6 +21,9 @@ _RANK_MIXED = 3
 _NEVER = re.compile(r"(?!)")
 # RFC 3986 pchar minus the always-safe unreserved characters: what a built path may hold as is.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
+# What a whole path (a redirect's Location, url_path_for(mount_name, path=...)) may keep
+# unencoded.
+PATH_SAFE = "/!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True, slots=True)

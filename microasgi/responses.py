@@ -27,7 +27,7 @@ from microasgi._concurrency import (
 )
 from microasgi.background import BackgroundTask
 from microasgi.datastructures import URL, MutableHeaders
-from microasgi.datastructures import _encode_header as encode_header  # the one header checker
+from microasgi.headers import _encode_header as encode_header  # the one header checker
 from microasgi.requests import BODY_READ_KEY
 from microasgi.responsestate import note_start, records_its_start
 from microasgi.types import RawHeaders, Receive, Scope, Send

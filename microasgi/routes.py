@@ -2,7 +2,7 @@
 
 A route knows its compiled path, how to turn matched text into parameters, how to
 serve a match, and how to build its URL. The Router (routing.py) picks the route;
-Mount lives there too, since a Mount of routes is a Router of its own.
+Mount, a Router of routes under a prefix, lives in mount.py.
 """
 
 from collections.abc import Awaitable, Callable, Sequence

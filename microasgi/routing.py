@@ -1,17 +1,23 @@
-"""Routing: the Router, Mount, and the registration API shared with App.
+"""Routing: the Router, and the registration API shared with App.
 
 Routes are compiled when they are registered (``_routetable`` does the pure
-matching, ``routes`` holds the route types); the Router only looks the path up
-and does the I/O. No match is a 404, a path match with the wrong method a 405
-with ``Allow``.
+matching, ``routes`` holds the route types, ``mount`` holds Mount); the Router only
+looks the path up and does the I/O. No match is a 404, a path match with the wrong
+method a 405 with ``Allow`` (``_routeranswers``). Every route type is re-exported here.
 """
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
 
-from microasgi._routetable import RouteTable, compile_path, param_converter
+from microasgi._routeranswers import (
+    NOT_FOUND,
+    WEBSOCKET_NOT_FOUND,
+    RouterAnswer,
+    refuse,
+    slash_twin,
+)
+from microasgi._routetable import RouteTable
 from microasgi.answering import answer_handled
 from microasgi.datastructures import URLPath
 from microasgi.endpoints import (
@@ -19,11 +25,10 @@ from microasgi.endpoints import (
 )
 from microasgi.exceptions import HTTPException, NoMatchFound
 from microasgi.lifespan import serve_empty_lifespan
-from microasgi.middleware import Middleware, build_stack
-from microasgi.requests import MAX_BODY_SIZE_KEY, MAX_MESSAGE_SIZE_KEY, route_path
+from microasgi.middleware import Middleware
+from microasgi.mount import Mount
 from microasgi.resolution import Resolution
 from microasgi.responses import RedirectResponse
-from microasgi.responsestate import hand_over
 from microasgi.routes import (
     INHERIT,
     BaseRoute,
@@ -31,111 +36,10 @@ from microasgi.routes import (
     Params,
     Route,
     WebSocketRoute,
-    merge_params,
-    nested_name,
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Mount(BaseRoute):
-    """Serve another app (or a list of routes) under a path prefix.
-
-    The child sees the full path in ``scope["path"]`` and the prefix added to
-    ``scope["root_path"]``, as the ASGI spec says. A named mount's routes are
-    ``"mount:route"`` for ``url_path_for``; ``url_path_for(mount_name, path=...)``
-    gives a path under the mount itself (for static files and other plain apps).
-    """
-
-    is_mount = True
-
-    def __init__(
-        self,
-        path: str,
-        app: ASGIApp | None = None,
-        *,
-        routes: Sequence[BaseRoute] | None = None,
-        name: str | None = None,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = INHERIT,
-        max_message_size: int | None = INHERIT,
-    ) -> None:
-        if (app is None) == (routes is None):
-            raise ValueError("Mount needs exactly one of app= or routes=.")
-        self.path = path.rstrip("/")
-        self.compiled = compile_path(self.path, prefix_only=True)
-        self.path_params = param_converter(self.compiled)
-        self.name = name
-        # The permissive boundary: any ASGI app, with or without routes/url_path_for.
-        self.inner: Any = app if app is not None else Router(routes)
-        self.middleware = list(middleware or ())
-        self.max_body_size = max_body_size
-        self.max_message_size = max_message_size
-        self.app: ASGIApp = build_stack(self.inner, self.middleware)
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        routes: list[BaseRoute] = getattr(self.inner, "routes", [])
-        return routes
-
-    async def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, Any], rest: str | None
-    ) -> None:
-        child = dict(scope)
-        # The matched prefix is whatever of the routed path the rest doesn't cover.
-        routed = route_path(scope)
-        matched = routed[: len(routed) - len(rest or "")]
-        child["root_path"] = scope.get("root_path", "") + matched
-        if "app_root_path" not in scope:
-            # request.base_url (and so url_for) stays at the app's root, not the mount's.
-            child["app_root_path"] = scope.get("root_path", "")
-        merge_params(child, params)
-        if self.max_body_size is not INHERIT:
-            child[MAX_BODY_SIZE_KEY] = self.max_body_size
-        if self.max_message_size is not INHERIT:
-            child[MAX_MESSAGE_SIZE_KEY] = self.max_message_size
-        await self.app(child, receive, hand_over(child, send))
-
-    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
-        mount_names = self.compiled.param_convertors.keys()
-        if name == self.name and "path" in params:
-            own = {key: value for key, value in params.items() if key != "path"}
-            if own.keys() != mount_names:
-                raise NoMatchFound(name, params)
-            path = quote(str(params["path"]).lstrip("/"), safe=_PATH_SAFE)
-            return URLPath(self._prefix(own, name, params) + "/" + path, protocol="http")
-        child_name = nested_name(self.name, name)
-        url_path_for = getattr(self.inner, "url_path_for", None)
-        if child_name is None or url_path_for is None or not mount_names <= params.keys():
-            raise NoMatchFound(name, params)
-        own = {key: params[key] for key in mount_names}
-        rest = {key: value for key, value in params.items() if key not in mount_names}
-        child: URLPath = url_path_for(child_name, **rest)
-        return URLPath(self._prefix(own, name, params) + child, protocol=child.protocol)
-
-    def _prefix(self, own: dict[str, Any], name: str, params: dict[str, Any]) -> str:
-        try:
-            return self.compiled.format(own)
-        except (ValueError, TypeError) as exc:
-            raise NoMatchFound(name, params) from exc
-
-    def with_prefix(self, prefix: str, middleware: Sequence[Middleware]) -> "Mount":
-        return Mount(
-            prefix + self.path,
-            self.inner,
-            name=self.name,
-            middleware=[*middleware, *self.middleware],
-            max_body_size=self.max_body_size,
-            max_message_size=self.max_message_size,
-        )
-
-    def __repr__(self) -> str:
-        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.inner!r})"
-
-
-# What a path given to url_path_for(mount_name, path=...) may keep unencoded.
-_PATH_SAFE = "/!$&'()*+,;=:@"
 
 
 def _request_host(scope: Scope) -> str:
@@ -543,16 +447,16 @@ class Router(RouteRegistry):
                 allowed |= route.methods
         if allowed:
             refusal = HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
-            return _RouterAnswer(functools.partial(_refuse, refusal)), {}, None
+            return RouterAnswer(functools.partial(refuse, refusal)), {}, None
         return self._miss(table, path, scope), {}, None
 
-    def _miss(self, table: RouteTable, path: str, scope: Scope) -> "_RouterAnswer":
+    def _miss(self, table: RouteTable, path: str, scope: Scope) -> "RouterAnswer":
         """No route serves the path: a slash redirect when the twin matches, else 404."""
         if self.redirect_slashes:
-            location = _slash_twin(table, path, scope)
+            location = slash_twin(table, path, scope)
             if location is not None:
-                return _RouterAnswer(RedirectResponse(location, status_code=307))
-        return _NOT_FOUND
+                return RouterAnswer(RedirectResponse(location, status_code=307))
+        return NOT_FOUND
 
     def _match_websocket(
         self, table: RouteTable, path: str
@@ -562,81 +466,12 @@ class Router(RouteRegistry):
             params = route.path_params(candidate)
             if params is not None:
                 return route, params, candidate[2]
-        return _WEBSOCKET_NOT_FOUND, {}, None
-
-
-class _RouterAnswer(BaseRoute):
-    """The router's own answer where no route serves: ``handle`` runs ``app``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    def handle(
-        self, scope: Scope, receive: Receive, send: Send, params: Params, rest: str | None
-    ) -> Awaitable[None]:
-        return self.app(scope, receive, hand_over(scope, send))
-
-
-async def _refuse(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
-    """A 404 or 405: a handled error, answered by the App's handlers (or in plain text by
-    a Router served on its own; raised for another framework's handlers)."""
-    await answer_handled(exc, scope, receive, send)
-
-
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    await _refuse(HTTPException(404), scope, receive, send)  # a fresh one: it may be raised
-
-
-async def _deny_missing_websocket(scope: Scope, receive: Receive, send: Send) -> None:
-    await _deny_websocket(scope, send, 404, b"Not Found")
-
-
-_NOT_FOUND = _RouterAnswer(_not_found)
-_WEBSOCKET_NOT_FOUND = _RouterAnswer(_deny_missing_websocket)
+        return WEBSOCKET_NOT_FOUND, {}, None
 
 
 async def _no_resolution() -> None:
     """What ``Router.resolve`` returns for a request off the shortcut."""
     return
-
-
-def _slash_twin(table: RouteTable, path: str, scope: Scope) -> str | None:
-    """The Location for a slash/no-slash redirect, when the twin of ``path`` matches.
-
-    ``path`` is the routed part; "" (a mount's own prefix) has the twin "/".
-    """
-    if path == "/" or (path and not path.startswith("/")):
-        return None
-    twin = path[:-1] if path.endswith("/") else path + "/"
-    if next(table.match(twin), None) is None:
-        return None
-    full: str = scope["path"]
-    raw_path: bytes | None = scope.get("raw_path")
-    raw = raw_path.decode("latin-1") if raw_path else ""
-    # Keep the client's encoding when raw_path spells the same path (a decoded '%'
-    # or '?' would change the URL); otherwise encode the decoded path.
-    if raw and raw.endswith("/") == full.endswith("/") and unquote(raw) == full:
-        location = raw
-    else:
-        location = quote(full, safe=_PATH_SAFE)
-    location = location[:-1] if location.endswith("/") else location + "/"
-    # A Location starting with // (or /\, which browsers read alike) is scheme-relative:
-    # it would send the client to another host (an open redirect).
-    if location.startswith(("//", "/\\")):
-        return None
-    query: bytes = scope.get("query_string", b"")
-    return location + ("?" + query.decode("latin-1") if query else "")
-
-
-async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> None:
-    """Refuse a handshake: an HTTP response where the server supports it, else a close."""
-    if "websocket.http.response" in scope.get("extensions", {}):
-        headers = [(b"content-type", b"text/plain; charset=utf-8")]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:
-        await send({"type": "websocket.close", "code": 1000})
 
 
 def _describe(route: BaseRoute) -> str:

@@ -13,7 +13,10 @@ LAYERS: dict[str, int] = {
     "exceptions": 0,
     "config": 0,  # settings: imports nothing of microasgi
     "status": 0,
-    "datastructures": 1,
+    "datastructures": 1,  # FormData, UploadFile, State; re-exports every value type
+    "urls": 1,  # URL, URLPath, Address
+    "headers": 1,  # Headers, MutableHeaders, the header checks
+    "queryparams": 1,  # QueryParams and the multi-mapping base FormData shares
     "_concurrency": 1,
     "concurrency": 1,  # the public face of _concurrency
     "encoders": 1,  # JSON encoding: formats for real data types, orjson when installed
@@ -21,7 +24,9 @@ LAYERS: dict[str, int] = {
     "requests": 2,
     "responses": 2,
     "fileresponses": 2,  # FileResponse, beside the Response family it extends
-    "websockets": 2,
+    "websockets": 2,  # WebSocketEndpoint, serve_websocket; re-exports the two below
+    "websocketconnection": 2,  # WebSocket: one connection, checked against the protocol
+    "websocketprotocol": 2,  # states, transition tables, close codes, error texts
     "formparsers": 2,
     "sse": 2,
     "staticfiles": 2,
@@ -33,7 +38,9 @@ LAYERS: dict[str, int] = {
     "channels": 2,  # the package and every channels.* submodule: pub/sub, in memory or Redis
     "endpoints": 3,
     "authentication": 3,  # users, credentials, @requires (wraps endpoints for the binder)
-    "routing": 3,
+    "routing": 3,  # the Router and RouteRegistry; re-exports every route type
+    "mount": 3,  # Mount (builds a Router only when given routes=: a call-time import)
+    "_routeranswers": 3,  # the router's own answers: 404, 405, slash redirect, ws denial
     "routes": 3,  # the route types the router dispatches to
     "_routetable": 3,  # routing's pure path compiler and route table
     "lifespan": 3,
