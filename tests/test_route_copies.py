@@ -6,10 +6,11 @@
   ``call_next`` shortcut), each with ``_enter`` inlined; and ``call_next`` with the
   shortcut on and off.
 - The route table: ``RouteTable.first`` (the hot path's lookup) and the first candidate of
-  ``RouteTable.match``.
+  ``RouteTable.match``; ``Router.dispatch``'s static-path step and ``Router.match``.
 """
 
 import functools
+import inspect
 import itertools
 import random
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from microasgi import (
 )
 from microasgi._routetable import RouteTable, compile_path
 from microasgi.middleware.functional import CallNext, FunctionMiddleware
+from microasgi.routing import Route, Router
 from microasgi.types import ASGIApp, Message, Scope
 from tests.conftest import HTTPScope
 
@@ -191,3 +193,52 @@ def test_first_is_the_first_candidate_of_match(seed: int) -> None:
             continue  # first() is only asked for paths without a static entry
         expected = next(table.match(path), None)
         assert table.first(path) == expected, path
+
+
+def _record_handles(router: Router) -> list[tuple[object, dict[str, object], object]]:
+    """Make every route's handle record what it was given instead of serving."""
+    picked: list[tuple[object, dict[str, object], object]] = []
+    for route in router.routes:
+
+        def record(
+            scope: Scope, receive: object, send: object, params: Any, rest: Any, route: Any = route
+        ) -> Any:
+            picked.append((route, params, rest))
+            return None
+
+        route.handle = record
+    return picked
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_dispatch_picks_what_match_picks(http_scope: HTTPScope, seed: int) -> None:
+    rng = random.Random(seed)
+    router = Router()
+    methods = ["GET", "POST", "PUT"]
+    for index in range(rng.randint(1, 10)):
+        template = _random_template(rng).replace("{rest", "{tail")
+        try:
+            router.add(Route(template, _no_op, methods=[rng.choice(methods)], name=str(index)))
+        except ValueError:
+            continue  # a clash with an earlier random route
+    picked = _record_handles(router)
+    for _ in range(40):
+        path = "/" + "/".join(rng.choice(SEGMENTS) for _ in range(rng.randint(1, 4)))
+        scope = http_scope(path, rng.choice(methods))
+        expected = router.match(dict(scope))
+        picked.clear()
+        served = router.dispatch(scope, _never, _never)
+        if inspect.iscoroutine(served):
+            served.close()  # one of the router's own answers: only its choice matters
+        if picked:  # a route (not one of the router's own answers) served it
+            assert picked == [expected], path
+        else:
+            assert expected[0] not in router.routes, path
+
+
+async def _no_op() -> str:
+    return ""
+
+
+async def _never(*args: Any) -> Any:
+    raise AssertionError("nothing is sent while only matching")
