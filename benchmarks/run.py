@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "benchmarks" / "requirements.txt"
 INSTALL_TIMEOUT = 600
+DEFAULT_CHART = ROOT / "docs" / "img" / "benchmarks.svg"
 VERSIONED = ("starlette", "fastapi", "litestar", "falcon", "blacksheep")
 
 
@@ -148,11 +149,23 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chart",
         type=Path,
-        default=ROOT / "docs" / "img" / "benchmarks.svg",
-        help="where a full in-process run writes its SVG chart",
+        default=None,
+        help=f"where the SVG chart goes (default {DEFAULT_CHART.relative_to(ROOT)}; written "
+        "by a full in-process run of every scenario, or of -k's with --chart)",
     )
     parser.add_argument("--no-chart", action="store_true", help="write no chart")
     return parser.parse_args(argv)
+
+
+def _chart_path(arguments: argparse.Namespace) -> Path | None:
+    """Where to draw the chart: a -k subset draws none unless --chart names a file, so
+    the chart of the docs always shows every scenario."""
+    if arguments.smoke or arguments.no_chart:
+        return None
+    if arguments.chart is not None:
+        chart: Path = arguments.chart
+        return chart
+    return DEFAULT_CHART if not arguments.only else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,12 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         for note in table_notes:
             print(f"- {note}")
-        if not (arguments.smoke or arguments.no_chart):
+        chart_path = _chart_path(arguments)
+        if chart_path is not None:
             from benchmarks import chart
 
             title = "µs per request as a multiple of raw ASGI (lower is better)"
-            chart.write_chart(arguments.chart, scenarios, results, title)
-            print(f"\nchart: {arguments.chart}")
+            chart.write_chart(chart_path, scenarios, results, title)
+            print(f"\nchart: {chart_path}")
         failed = any(
             outcome.error is not None
             for outcomes in results.values()

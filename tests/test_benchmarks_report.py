@@ -97,3 +97,16 @@ def test_one_cpu_is_not_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert server.cpu_pinning() is None
     assert server.server_command("granian", "raw", 8000)[0] != "taskset"
+
+
+def test_the_docs_chart_is_drawn_only_by_a_run_of_every_scenario(tmp_path: Path) -> None:
+    from benchmarks import run
+
+    def chart_of(*argv: str) -> Path | None:
+        return run._chart_path(run.parse_arguments(list(argv)))
+
+    assert chart_of("--no-server") == run.DEFAULT_CHART
+    assert chart_of("--no-server", "-k", "file") is None
+    assert chart_of("-k", "file", "--chart", str(tmp_path / "c.svg")) == tmp_path / "c.svg"
+    assert chart_of("--smoke") is None
+    assert chart_of("--no-chart") is None
