@@ -107,6 +107,7 @@ TARGETS: dict[str, Target] = {
         _overhead("function_middleware_request", 2.0, base="plaintext_request"),
     ),
     "streaming_request": Target("≤ 0.15x Starlette", _ratio_target("streaming_request", 0.15)),
+    "file": Target("≤ 0.30x Starlette", _ratio_target("file", 0.30)),
 }
 SERVER_TARGET = 0.9
 # Downloads of the 1 MB file per second, as a multiple of Starlette's.
