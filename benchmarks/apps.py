@@ -1,5 +1,5 @@
 """The apps under test: one raw ASGI app (the floor), one microasgi app and one Starlette app
-per scenario, plus the combined apps the real servers load
+per scenario (the other peers are in ``peers.py``), plus the combined apps the real servers load
 (``--factory benchmarks.apps:make_raw_server_app`` and its two siblings).
 
 Each framework's app is written the way its documentation teaches, and the three answer
@@ -25,8 +25,12 @@ from microasgi import (
 )
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
-Framework = Literal["raw", "microasgi", "starlette"]
-FRAMEWORKS: tuple[Framework, ...] = ("raw", "microasgi", "starlette")
+Framework = Literal["raw", "microasgi", "starlette", "fastapi", "litestar", "falcon", "blacksheep"]
+FRAMEWORKS: tuple[Framework, ...] = (
+    "raw", "microasgi", "starlette", "fastapi", "litestar", "falcon", "blacksheep",
+)  # fmt: skip
+# The frameworks microasgi is compared with (the "fastest peer" column); raw is the floor.
+PEERS: tuple[Framework, ...] = FRAMEWORKS[2:]
 
 PLAINTEXT = b"Hello, world!"
 STREAM_CHUNK = b"x" * 1024
@@ -194,14 +198,25 @@ def raw_file(path: Path) -> ASGIApp:
     return app
 
 
+# The server harness names the file served at /file in this environment variable.
+SERVER_FILE_VARIABLE = "MICROASGI_BENCH_FILE"
+
+
+def server_file() -> Path:
+    return Path(os.environ.get(SERVER_FILE_VARIABLE, os.devnull))
+
+
 def make_raw_server_app() -> ASGIApp:
-    """Plaintext at / and JSON at /users/{id}, with the lifespan answered."""
+    """Plaintext at /, JSON at /users/{id} and the file at /file, with the lifespan answered."""
+    send_file = raw_file(server_file())
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _serve_raw_lifespan(receive, send)
         elif scope["path"] == "/":
             await raw_plaintext(scope, receive, send)
+        elif scope["path"] == "/file":
+            await send_file(scope, receive, send)
         else:
             await raw_json(scope, receive, send)
 
@@ -357,6 +372,13 @@ def make_microasgi_server_app() -> App:
     async def user(user_id: int) -> JSONResponse:
         return JSONResponse(user_payload(user_id))
 
+    file_response = _microasgi_file_response()
+    path = server_file()
+
+    @app.get("/file")
+    async def download() -> Response:
+        return file_response(path)
+
     return app
 
 
@@ -436,6 +458,7 @@ def starlette_app(key: str, file_path: Path) -> ASGIApp:
 def make_starlette_server_app() -> ASGIApp:
     from starlette.applications import Starlette
     from starlette.requests import Request as StarletteRequest
+    from starlette.responses import FileResponse as StarletteFileResponse
     from starlette.responses import JSONResponse as StarletteJSONResponse
     from starlette.responses import PlainTextResponse as StarlettePlainTextResponse
     from starlette.routing import Route
@@ -446,7 +469,13 @@ def make_starlette_server_app() -> ASGIApp:
     async def user(request: StarletteRequest) -> StarletteJSONResponse:
         return StarletteJSONResponse(user_payload(request.path_params["user_id"]))
 
-    return Starlette(routes=[Route("/", plaintext), Route("/users/{user_id:int}", user)])
+    path = server_file()
+
+    async def download(request: StarletteRequest) -> StarletteFileResponse:
+        return StarletteFileResponse(path)
+
+    routes = [Route("/", plaintext), Route("/users/{user_id:int}", user), Route("/file", download)]
+    return Starlette(routes=routes)
 
 
 # The harness's entry point into this module -----------------------------------------------
@@ -462,6 +491,10 @@ def build_app(framework: Framework, key: str, file_path: Path) -> ASGIApp:
         return microasgi_app(key, file_path)
     if framework == "starlette":
         return starlette_app(key, file_path)
+    if framework != "raw":
+        from benchmarks.peers import build_peer_app  # imports this module
+
+        return build_peer_app(framework, key, file_path)
     raw: dict[str, ASGIApp] = {
         "plaintext": raw_plaintext,
         "json": raw_json,

@@ -1,14 +1,14 @@
 """The one entry point of the benchmark suite.
 
-    python benchmarks/run.py              # in process, then uvicorn/granian + wrk (~3 min)
+    python benchmarks/run.py              # in process (+ SVG chart), then uvicorn/granian + wrk
     python benchmarks/run.py --no-server  # in process only
     python benchmarks/run.py --server     # real servers only
     python benchmarks/run.py --smoke      # a few seconds: checks every scenario, times nothing
 
 A full run first installs what it lacks (benchmarks/requirements.txt into this interpreter's
 environment with pip, and wrk with apt-get when running as root). The smoke mode installs
-nothing and skips Starlette when it is missing; it fails only on broken benchmark code or
-wrong responses, never on timing.
+nothing and skips Starlette and the other peers when missing; it fails only on broken
+benchmark code or wrong responses, never on timing.
 """
 
 import argparse
@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "benchmarks" / "requirements.txt"
 INSTALL_TIMEOUT = 600
+DEFAULT_CHART = ROOT / "docs" / "img" / "benchmarks.svg"
+VERSIONED = ("starlette", "fastapi", "litestar", "falcon", "blacksheep")
 
 
 def _log(text: str) -> None:
@@ -82,7 +84,7 @@ def _install_wrk(notes: list[str]) -> None:
 def ensure_tools(server: bool) -> list[str]:
     """Install what the chosen parts need; return notes on what could not be had."""
     notes: list[str] = []
-    modules = ["starlette"]
+    modules = ["starlette", "fastapi", "litestar", "falcon", "blacksheep"]
     if server:
         modules += ["uvicorn", "uvloop", "httptools", "granian"]
     _install_python_packages(modules, notes)
@@ -108,7 +110,7 @@ def machine_summary() -> str:
                 break
     versions = ", ".join(
         f"{name} {_version(name)}"
-        for name in ("starlette", "uvicorn", "uvloop", "httptools", "granian")
+        for name in (*VERSIONED, "uvicorn", "uvloop", "httptools", "granian")
     )
     return (
         f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()} "
@@ -144,7 +146,26 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="wrk (default when installed) or the Python keep-alive client",
     )
     parser.add_argument("--no-install", action="store_true", help="install nothing")
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help=f"where the SVG chart goes (default {DEFAULT_CHART.relative_to(ROOT)}; written "
+        "by a full in-process run of every scenario, or of -k's with --chart)",
+    )
+    parser.add_argument("--no-chart", action="store_true", help="write no chart")
     return parser.parse_args(argv)
+
+
+def _chart_path(arguments: argparse.Namespace) -> Path | None:
+    """Where to draw the chart: a -k subset draws none unless --chart names a file, so
+    the chart of the docs always shows every scenario."""
+    if arguments.smoke or arguments.no_chart:
+        return None
+    if arguments.chart is not None:
+        chart: Path = arguments.chart
+        return chart
+    return DEFAULT_CHART if not arguments.only else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         for note in table_notes:
             print(f"- {note}")
+        chart_path = _chart_path(arguments)
+        if chart_path is not None:
+            from benchmarks import chart
+
+            title = "µs per request as a multiple of raw ASGI (lower is better)"
+            chart.write_chart(chart_path, scenarios, results, title)
+            print(f"\nchart: {chart_path}")
         failed = any(
             outcome.error is not None
             for outcomes in results.values()

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from benchmarks.apps import FRAMEWORKS, PLAINTEXT, Framework, starlette_installed, user_payload
+from benchmarks.apps import (
+    FILE_SIZE,
+    PLAINTEXT,
+    SERVER_FILE_VARIABLE,
+    Framework,
+    starlette_installed,
+    user_payload,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -37,7 +44,10 @@ STOP_TIMEOUT = 10.0
 # Ids for the JSON scenario vary across this many values, as in process.
 ID_COUNT = 5000
 
-SCENARIOS = ("plaintext", "json")
+SCENARIOS = ("plaintext", "json", "file")
+PATHS = {"plaintext": "/", "json": "/", "file": "/file"}  # json's paths come from a Lua script
+# Only these are served under real servers (microasgi's peers are compared in process).
+SERVER_FRAMEWORKS: tuple[Framework, ...] = ("raw", "microasgi", "starlette")
 # (server, scenario) -> the median requests/s of each framework (None: it failed).
 ServerResults = dict[tuple[str, str], dict[Framework, float | None]]
 
@@ -80,7 +90,31 @@ def uvicorn_fast_stack() -> bool:
     return _installed("uvloop") and _installed("httptools")
 
 
+def cpu_pinning() -> tuple[list[str], list[str]] | None:
+    """``taskset`` prefixes that put the server on CPU 0 and the load generator on the
+    others, so the two never compete for a core; None with one CPU or without taskset."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return None
+    rest = ",".join(str(cpu) for cpu in cpus[1:])
+    return ["taskset", "-c", str(cpus[0])], ["taskset", "-c", rest]
+
+
+def _server_prefix() -> list[str]:
+    pinning = cpu_pinning()
+    return pinning[0] if pinning is not None else []
+
+
+def _load_prefix() -> list[str]:
+    pinning = cpu_pinning()
+    return pinning[1] if pinning is not None else []
+
+
 def server_command(server: str, framework: Framework, port: int) -> list[str]:
+    return _server_prefix() + _bare_server_command(server, framework, port)
+
+
+def _bare_server_command(server: str, framework: Framework, port: int) -> list[str]:
     factory = f"benchmarks.apps:make_{framework}_server_app"
     if server == "uvicorn":
         loop, protocol = ("uvloop", "httptools") if uvicorn_fast_stack() else ("asyncio", "h11")
@@ -103,9 +137,10 @@ def server_command(server: str, framework: Framework, port: int) -> list[str]:
 class RunningServer:
     """A server subprocess in its own session; ``with`` stops it by its PID on the way out."""
 
-    def __init__(self, command: list[str], port: int) -> None:
+    def __init__(self, command: list[str], port: int, file_path: Path | None = None) -> None:
         self.port = port
         self._command = command
+        self._file_path = file_path
         # Closed in __exit__, after the server that writes to it is gone.
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self.process: subprocess.Popen[bytes] | None = None
@@ -114,7 +149,9 @@ class RunningServer:
         self.process = subprocess.Popen(
             self._command,
             cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            env=dict(
+                os.environ, PYTHONPATH=str(ROOT), **{SERVER_FILE_VARIABLE: str(self._file_path)}
+            ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -175,7 +212,7 @@ def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         connection.close()
 
 
-def check_responses(port: int) -> None:
+def check_responses(port: int, file_body: bytes) -> None:
     """The served app answers like the in-process one; RuntimeError otherwise."""
     status, body = get(port, "/")
     if (status, body) != (200, PLAINTEXT):
@@ -183,6 +220,9 @@ def check_responses(port: int) -> None:
     status, body = get(port, "/users/42")
     if status != 200 or json.loads(body) != user_payload(42):
         raise RuntimeError(f"GET /users/42 answered {status} {body[:80]!r}")
+    status, body = get(port, "/file")
+    if (status, body) != (200, file_body):
+        raise RuntimeError(f"GET /file answered {status} with {len(body)} bytes")
 
 
 # Load generators -----------------------------------------------------------------------
@@ -190,6 +230,7 @@ def check_responses(port: int) -> None:
 
 def wrk_requests_per_second(port: int, scenario: str, seconds: float, connections: int) -> float:
     command = [
+        *_load_prefix(),
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
     ]  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
@@ -197,7 +238,7 @@ def wrk_requests_per_second(port: int, scenario: str, seconds: float, connection
             script.write(_WRK_JSON_SCRIPT)
             script.flush()
             command += ["-s", script.name]
-        command.append(f"http://{HOST}:{port}/")
+        command.append(f"http://{HOST}:{port}{PATHS[scenario]}")
         completed = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 30, check=False
         )
@@ -215,7 +256,9 @@ async def _drive_connection(port: int, scenario: str, deadline: float, offset: i
     done = 0
     try:
         while time.monotonic() < deadline:
-            path = "/" if scenario == "plaintext" else f"/users/{(offset + done) % ID_COUNT + 1}"
+            path = PATHS[scenario]
+            if scenario == "json":
+                path = f"/users/{(offset + done) % ID_COUNT + 1}"
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
             if not head.startswith(b"HTTP/1.1 200"):
@@ -285,21 +328,42 @@ def run_servers(
     notes = [f"load generator: {generator_name}"]
     if not uvicorn_fast_stack():
         notes.append("uvloop/httptools missing: uvicorn ran with --loop asyncio --http h11")
-    frameworks = [name for name in FRAMEWORKS if name != "starlette" or starlette_installed()]
+    frameworks = [
+        name for name in SERVER_FRAMEWORKS if name != "starlette" or starlette_installed()
+    ]
+    pinning = cpu_pinning()
+    if pinning is not None:
+        notes.append(f"pinned: server `{' '.join(pinning[0])}`, load `{' '.join(pinning[1])}`")
+    else:
+        notes.append("not pinned (one CPU or no taskset): server and load share the cores")
     results: ServerResults = {}
     errors: list[str] = []
     servers = available_servers()
     if "granian" not in servers:
         notes.append("granian is not installed: skipped")
-    for server in servers:
-        progress(f"{server}: {', '.join(frameworks)}")
-        by_scenario = _measure_server(server, frameworks, settings, generator, errors)
-        for scenario, rates in by_scenario.items():
-            results[(server, scenario)] = {
-                framework: statistics.median(rates[framework]) if rates[framework] else None
-                for framework in frameworks
-            }
+    with tempfile.TemporaryDirectory() as folder:
+        file_path = Path(folder) / "download.bin"
+        file_path.write_bytes(os.urandom(FILE_SIZE))
+        for server in servers:
+            progress(f"{server}: {', '.join(frameworks)}")
+            by_scenario = _measure_server(
+                server, frameworks, settings, generator, errors, file_path
+            )
+            _keep_medians(results, server, by_scenario, frameworks)
     return results, notes, errors
+
+
+def _keep_medians(
+    results: ServerResults,
+    server: str,
+    by_scenario: dict[str, dict[Framework, list[float]]],
+    frameworks: list[Framework],
+) -> None:
+    for scenario, rates in by_scenario.items():
+        results[(server, scenario)] = {
+            framework: statistics.median(rates[framework]) if rates[framework] else None
+            for framework in frameworks
+        }
 
 
 def _measure_server(
@@ -308,6 +372,7 @@ def _measure_server(
     settings: ServerSettings,
     generator: LoadGenerator,
     errors: list[str],
+    file_path: Path,
 ) -> dict[str, dict[Framework, list[float]]]:
     """Every framework's app served at once (idle ones cost nothing), measured in turns."""
     rates: dict[str, dict[Framework, list[float]]] = {
@@ -318,12 +383,12 @@ def _measure_server(
         for framework in frameworks:
             port = free_port()
             command = server_command(server, framework, port)
-            running[framework] = stack.enter_context(RunningServer(command, port))
+            running[framework] = stack.enter_context(RunningServer(command, port, file_path))
         healthy: list[Framework] = []
         for framework, instance in running.items():
             try:
                 instance.wait_ready()
-                check_responses(instance.port)
+                check_responses(instance.port, file_path.read_bytes())
                 for scenario in SCENARIOS:
                     generator(instance.port, scenario, settings.warmup, settings.connections)
             except Exception as exc:

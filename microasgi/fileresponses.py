@@ -1,9 +1,13 @@
 """FileResponse: a file from disk, with the validators and ranges browsers and CDNs use.
 
 The pure part parses the request's conditional and ``Range`` headers into a decision
-(RFC 9110 sections 13 and 14); the thin part stats and reads the file in worker threads,
-in chunks, and sends it. This module knows the ASGI channels and the filesystem, not
-routing or static folders (``staticfiles`` decides which file to serve).
+(RFC 9110 sections 13 and 14); the thin part stats and reads the file in worker threads
+and sends it. A hop to a worker thread costs far more than reading a few hundred KiB, so
+hops are few: a plain GET stats, opens and reads the first chunk (1 MiB) in one hop, closing
+a file that fits in that same hop, and each later hop reads one chunk (seek and read
+together); memory per response stays bounded by the chunk size. This module knows the
+ASGI channels and the filesystem, not routing or static folders (``staticfiles`` decides
+which file to serve).
 """
 
 import contextlib
@@ -15,7 +19,7 @@ import stat
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Literal
+from typing import BinaryIO, Literal
 from urllib.parse import quote
 
 import anyio
@@ -27,7 +31,8 @@ from microasgi.responses import Response, encode_header
 from microasgi.responsestate import note_start, records_its_start
 from microasgi.types import Message, RawHeaders, Receive, Scope, Send
 
-CHUNK_SIZE = 64 * 1024
+# Bytes read per worker-thread hop and sent per body message: memory per response.
+CHUNK_SIZE = 1024 * 1024
 # More distinct ranges than this (after merging overlaps) and the Range header is ignored:
 # a request must not turn one file into many small parts (RFC 9110 section 14.2).
 MAX_RANGES = 16
@@ -197,7 +202,8 @@ class FileResponse(Response):
         filename: offered as the download name in ``Content-Disposition``.
         stat_result: the file's ``os.stat`` result, when the caller already has it.
         content_disposition_type: ``"attachment"`` (download) or ``"inline"``.
-        chunk_size: bytes read (in a worker thread) per body message.
+        chunk_size: bytes read per worker-thread hop and sent per body message (at most
+            this much of the file is in memory per response).
 
     Raises:
         RuntimeError: when sent, if ``path`` is missing or not a regular file.
@@ -236,9 +242,40 @@ class FileResponse(Response):
             self.raw_headers.append(encode_header("content-disposition", value))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope.get("method", "GET")
+        pathsend = "http.response.pathsend" in scope.get("extensions", {})
+        opened: _Opened | None = None
         stat_result = self.stat_result
-        if stat_result is None:
+        if method != "HEAD" and not pathsend and self._whole_file_whatever_the_stat(scope):
+            # One hop: stat, open and read the first chunk (all of a file up to chunk_size).
+            opened = await run_file_io(_open_and_read, self.path, stat_result, self.chunk_size)
+            stat_result = opened.stat_result
+        elif stat_result is None:
             stat_result = await run_file_io(_stat_file, self.path)
+        try:
+            await self._answer(scope, receive, send, stat_result, opened)
+        finally:
+            if opened is not None and not opened.file.closed:
+                with anyio.CancelScope(shield=True):
+                    await run_file_io(opened.file.close)
+        if self.background is not None:
+            await self.background()
+
+    def _whole_file_whatever_the_stat(self, scope: Scope) -> bool:
+        """True when no validator or range can change the answer from the whole file."""
+        if self.status_code != 200 or scope.get("method", "GET") != "GET":
+            return True
+        return not any(name in _DECIDING_HEADERS for name, _ in scope.get("headers", ()))
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        stat_result: os.stat_result,
+        opened: "_Opened | None",
+    ) -> None:
+        """Send the status, headers and body the request's validators and Range decide."""
         size = stat_result.st_size
         etag = make_etag(stat_result)
         method: str = scope.get("method", "GET")
@@ -283,10 +320,8 @@ class FileResponse(Response):
                 await send({"type": "http.response.pathsend", "path": self.path})
             else:
                 parts = [(b"", (first, last))]
-                sending = functools.partial(self._send_file, parts=parts)
+                sending = functools.partial(self._send_file, parts=parts, opened=opened)
                 await _until_disconnect(scope, receive, send, sending)
-        if self.background is not None:
-            await self.background()
 
     async def _send_multipart(
         self,
@@ -323,27 +358,88 @@ class FileResponse(Response):
             await send({"type": "http.response.body", "body": b""})
 
     async def _send_file(
-        self, send: Send, parts: list[tuple[bytes, Span]], tail: bytes = b""
+        self,
+        send: Send,
+        parts: list[tuple[bytes, Span]],
+        tail: bytes = b"",
+        opened: "_Opened | None" = None,
     ) -> None:
-        """Send each part's head and then its bytes, read in chunks in a worker thread."""
-        file = await run_file_io(open, self.path, "rb")
+        """Send each part's head and then its bytes, read ``chunk_size`` per worker-thread hop.
+
+        ``opened`` is the file already open with its first bytes read (one part, from 0).
+        The hop that reads the last chunk also closes the file.
+        """
+        if opened is None:
+            file: BinaryIO = await run_file_io(open, self.path, "rb")
+            ahead = b""
+        else:
+            file, ahead = opened.file, opened.head
         try:
-            for head, (first, last) in parts:
+            last_part = len(parts) - 1
+            for index, (head, (first, last)) in enumerate(parts):
                 if head:
                     await send({"type": "http.response.body", "body": head, "more_body": True})
-                await run_file_io(file.seek, first)
-                remaining = last - first + 1
-                while remaining > 0:
-                    chunk = await run_file_io(file.read, min(self.chunk_size, remaining))
-                    if not chunk:
-                        # The file shrank while being sent: the length promised can't be kept.
-                        raise RuntimeError(f"FileResponse: {self.path!r} changed while sent.")
-                    remaining -= len(chunk)
+                offset = first
+                while offset <= last:
+                    wanted = min(self.chunk_size, last - offset + 1)
+                    if ahead:  # a short read-ahead is caught by the read that follows it
+                        chunk, ahead = ahead, b""
+                    else:
+                        closing = index == last_part and offset + wanted > last
+                        chunk = await run_file_io(_read_at, file, offset, wanted, closing)
+                        if len(chunk) < wanted:
+                            # The file shrank while being sent: the length promised can't be kept.
+                            raise RuntimeError(f"FileResponse: {self.path!r} changed while sent.")
+                    offset += len(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": tail})
         finally:
-            with anyio.CancelScope(shield=True):
-                await run_file_io(file.close)
+            if not file.closed:
+                with anyio.CancelScope(shield=True):
+                    await run_file_io(file.close)
+
+
+# Request headers that can turn a GET of a 200 file into a 206, 304 or 416.
+_DECIDING_HEADERS = frozenset((b"range", b"if-none-match", b"if-modified-since"))
+
+
+@dataclass
+class _Opened:
+    """A file opened by ``_open_and_read``: its stat, and the bytes read from offset 0.
+
+    ``file`` is already closed when ``head`` holds the whole file.
+    """
+
+    stat_result: os.stat_result
+    file: BinaryIO
+    head: bytes
+
+
+def _open_and_read(path: str, stat_result: os.stat_result | None, read_ahead: int) -> _Opened:
+    """Stat (unless known), open and read up to ``read_ahead`` bytes: one worker-thread hop."""
+    if stat_result is None:
+        stat_result = _stat_file(path)
+    file = open(path, "rb")  # noqa: SIM115 - closed here when fully read, else by the sender
+    try:
+        head = file.read(min(read_ahead, stat_result.st_size))
+        if len(head) >= stat_result.st_size:
+            file.close()
+    except BaseException:
+        file.close()
+        raise
+    return _Opened(stat_result, file, head)
+
+
+def _read_at(file: BinaryIO, offset: int, size: int, close: bool) -> bytes:
+    """Up to ``size`` bytes at ``offset`` (short only at the end of the file); close after
+    when ``close``, so the last read and the close share one worker-thread hop."""
+    try:
+        if file.tell() != offset:
+            file.seek(offset)
+        return file.read(size)
+    finally:
+        if close:
+            file.close()
 
 
 class _ClientGone(Exception):
