@@ -31,6 +31,7 @@ from microasgi.middleware.functional import (
     FunctionMiddleware,
     check_middleware_function,
 )
+from microasgi.protocol import ProtocolGuardMiddleware
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
 from microasgi.responsestate import (
     RESPONSE_STATE_KEY,
@@ -55,7 +56,8 @@ class App(RouteRegistry):
             yields becomes the connection ``state``.
         on_startup: callables run at startup (sync or async), before ``lifespan``.
         on_shutdown: callables run at shutdown, after ``lifespan`` exits.
-        debug: show tracebacks in 500 responses.
+        debug: show tracebacks in 500 responses, and check every message sent on an http
+            or websocket connection against the ASGI protocol (``microasgi.protocol``).
         redirect_slashes: 307 a miss to its slash/no-slash twin when that matches.
         max_body_size: bytes a request body may have (413 past it); None lifts it.
         max_message_size: bytes one websocket message may have (close 1009); None lifts it.
@@ -146,6 +148,10 @@ class App(RouteRegistry):
         stack = self._stack
         if stack is None:
             stack = self.build_middleware_stack()
+            if self.debug:
+                # The protocol guard, around the whole stack: it checks what the middleware,
+                # the routes and mounted raw apps send. Added here, it costs nothing when off.
+                stack = ProtocolGuardMiddleware(stack)
             # The router, or middleware that records its own start: it talks to the
             # server directly and keeps the response record (microasgi.responsestate).
             self._stack_records_start = stack == self.router.dispatch or records_own_start(stack)
