@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "lifespan": 3,
     "middleware": 3,  # the package and every middleware.* submodule
     "applications": 4,
+    "playground": 4,  # the package: the ASGI playground page, its recorder, tries and race
 }
 TOP = max(LAYERS.values()) + 1
 # Modules beside the table: the highest layer each may import. Table modules may not import them.
