@@ -32,7 +32,7 @@ from microasgi.middleware.functional import (
     check_middleware_function,
 )
 from microasgi.playground import DEFAULT_PATH as DEFAULT_PLAYGROUND_PATH
-from microasgi.playground import Playground
+from microasgi.playground import Playground, check_path
 from microasgi.protocol import ProtocolGuardMiddleware
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
 from microasgi.responsestate import (
@@ -97,7 +97,7 @@ class App(RouteRegistry):
             self.add_exception_handler(key, handler)
         self.debug = debug
         self.playground = playground
-        self.playground_path = playground_path
+        self.playground_path = check_path(playground_path) if playground else playground_path
         self.state = State()
         self.max_body_size = max_body_size
         self.max_message_size = max_message_size

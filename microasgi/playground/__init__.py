@@ -27,7 +27,7 @@ from microasgi.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from microasgi.sse import EventSourceResponse, ServerSentEvent
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DEFAULT_PATH", "Playground"]
+__all__ = ["DEFAULT_PATH", "Playground", "check_path"]
 
 DEFAULT_PATH = "/__asgi__"
 CAPACITY = 50  # traces kept for a page that opens later
@@ -45,10 +45,8 @@ class Playground:
     """
 
     def __init__(self, app: ASGIApp, path: str = DEFAULT_PATH, capacity: int = CAPACITY) -> None:
-        if not path.startswith("/") or path.rstrip("/") == "":
-            raise ValueError(f"playground path must be a path below '/', got {path!r}")
         self.app = app
-        self.path = path.rstrip("/")
+        self.path = check_path(path)
         self.traces: deque[dict[str, Any]] = deque(maxlen=capacity)
         self.recorder = TraceMiddleware(app, self.record)
         self._listeners: set[MemoryObjectSendStream[dict[str, Any]]] = set()
@@ -131,6 +129,13 @@ class Playground:
         finally:
             self._listeners.discard(sender)
             sender.close()
+
+
+def check_path(path: str) -> str:
+    """``path`` without its trailing slash; ValueError unless it is a path below ``/``."""
+    if not path.startswith("/") or path.rstrip("/") == "" or not path.isprintable():
+        raise ValueError(f"playground path must be a path below '/', got {path!r}")
+    return path.rstrip("/")
 
 
 def _static(name: str) -> str:
