@@ -10,6 +10,7 @@ event stream are served before the recorder, so they are never recorded. The pag
 HTML, CSS and JavaScript shipped in ``microasgi/playground/static``.
 """
 
+import html
 import json
 from collections import deque
 from importlib import resources
@@ -94,7 +95,7 @@ class Playground:
 
     def _get(self, name: str) -> Response:
         if name == "":
-            page = _static("index.html").replace("{{base}}", self.path)
+            page = _static("index.html").replace("{{base}}", html.escape(self.path))
             return HTMLResponse(page, headers={"cache-control": "no-store"})
         if name == "protocol":
             return JSONResponse({key: _protocol_data(key) for key in PROTOCOLS})

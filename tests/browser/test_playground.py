@@ -83,7 +83,9 @@ def wait_for(driver: WebDriver, css: str, text: str = "") -> WebElement:
                 return element
         return False
 
-    element: WebElement = WebDriverWait(driver, WAIT).until(found)
+    element = WebDriverWait(driver, WAIT).until(found)
+    if not isinstance(element, WebElement):  # pragma: no cover - until() returns what found did
+        raise TypeError(f"expected an element, got {element!r}")
     return element
 
 
