@@ -26,6 +26,7 @@ import anyio.abc
 
 from microasgi import __version__
 from microasgi.middleware.trace import Trace, TraceMiddleware, format_line
+from microasgi.protocol import HTTP, WEBSOCKET, ProtocolGuard, ProtocolViolation
 from microasgi.types import ASGIApp, Message, RawHeaders, Scope
 
 EXIT_OK = 0
@@ -292,7 +293,7 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes) -> None:
     """
     done = anyio.Event()
     requested = False
-    started = False
+    guard = ProtocolGuard(HTTP)
 
     async def receive() -> Message:
         nonlocal requested
@@ -303,30 +304,25 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes) -> None:
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        nonlocal started
-        kind = message.get("type")
-        if done.is_set():
-            raise AppFailed(f"protocol error: {kind!r} sent after the response completed")
-        if kind == "http.response.start" and not started:
-            started = True
-        elif kind == "http.response.body" and started:
-            if not message.get("more_body", False):
-                done.set()
-        elif kind != "http.response.start":
-            raise AppFailed(f"protocol error: {kind!r} sent before 'http.response.start'")
-        else:
-            raise AppFailed("protocol error: 'http.response.start' sent twice")
+        refuse_violation(guard, message)
+        if guard.state == "response complete":
+            done.set()
 
     await app(scope, receive, send)
     if not done.is_set():
         raise AppFailed("the app returned without completing the response")
 
 
-# What a websocket app may send before it accepted, after, and once it closed.
-_WS_BEFORE_ACCEPT = frozenset(
-    {"websocket.accept", "websocket.close", "websocket.http.response.start"}
-)
-_WS_ACCEPTED = frozenset({"websocket.send", "websocket.close"})
+def refuse_violation(guard: ProtocolGuard, message: Message) -> None:
+    """Check ``message`` with the protocol guard's tables, as a strict server would.
+
+    Raises:
+        AppFailed: the message breaks the protocol (the guard's explanation follows).
+    """
+    try:
+        guard.check(message)
+    except ProtocolViolation as exc:
+        raise AppFailed(f"protocol error: {exc.violation}") from None
 
 
 async def run_websocket(app: ASGIApp, scope: Scope, text: str | None) -> None:
@@ -334,13 +330,13 @@ async def run_websocket(app: ASGIApp, scope: Scope, text: str | None) -> None:
 
     Raises:
         AppFailed: the app sent a message its state does not allow (data before accepting,
-            anything after closing).
+            anything after closing), by the protocol guard's tables.
     """
     answered = anyio.Event()
     accepted = False
-    closed = False
     connected = False
     pending = text
+    guard = ProtocolGuard(WEBSOCKET)
 
     async def receive() -> Message:
         nonlocal connected, pending
@@ -356,16 +352,9 @@ async def run_websocket(app: ASGIApp, scope: Scope, text: str | None) -> None:
         return {"type": "websocket.disconnect", "code": 1000}
 
     async def send(message: Message) -> None:
-        nonlocal accepted, closed
-        kind = message.get("type")
-        allowed = _WS_ACCEPTED if accepted else _WS_BEFORE_ACCEPT
-        if closed or kind not in allowed:
-            state = "closed" if closed else "accepted" if accepted else "not accepted"
-            raise AppFailed(f"protocol error: {kind!r} sent on a websocket {state}")
-        if kind == "websocket.accept":
-            accepted = True
-        # A denial response ends the handshake too; its body messages are not checked here.
-        closed = kind in ("websocket.close", "websocket.http.response.start")
+        nonlocal accepted
+        refuse_violation(guard, message)
+        accepted = accepted or guard.state == "connected"
         answered.set()
 
     await app(scope, receive, send)

@@ -31,6 +31,9 @@ from microasgi.middleware.functional import (
     FunctionMiddleware,
     check_middleware_function,
 )
+from microasgi.playground import DEFAULT_PATH as DEFAULT_PLAYGROUND_PATH
+from microasgi.playground import Playground, check_path
+from microasgi.protocol import ProtocolGuardMiddleware
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
 from microasgi.responsestate import (
     RESPONSE_STATE_KEY,
@@ -55,10 +58,15 @@ class App(RouteRegistry):
             yields becomes the connection ``state``.
         on_startup: callables run at startup (sync or async), before ``lifespan``.
         on_shutdown: callables run at shutdown, after ``lifespan`` exits.
-        debug: show tracebacks in 500 responses.
+        debug: show tracebacks in 500 responses, and check every message sent on an http
+            or websocket connection against the ASGI protocol (``microasgi.protocol``).
         redirect_slashes: 307 a miss to its slash/no-slash twin when that matches.
         max_body_size: bytes a request body may have (413 past it); None lifts it.
         max_message_size: bytes one websocket message may have (close 1009); None lifts it.
+        playground: serve the ASGI playground (``microasgi.playground``) at
+            ``playground_path``: live traces of this app's connections, a step-through of
+            each, requests tried in process, and the race. Needs ``debug=True``.
+        playground_path: where the playground page lives.
     """
 
     def __init__(
@@ -74,13 +82,22 @@ class App(RouteRegistry):
         redirect_slashes: bool = True,
         max_body_size: int | None = 10_485_760,
         max_message_size: int | None = 1_048_576,
+        playground: bool = False,
+        playground_path: str = DEFAULT_PLAYGROUND_PATH,
     ) -> None:
+        if playground and not debug:
+            raise ValueError(
+                "playground=True needs debug=True: the playground shows every request this "
+                "app serves, so it is for development only."
+            )
         self.router = Router(routes, redirect_slashes=redirect_slashes)
         self.user_middleware: list[Middleware] = list(middleware or ())
         self.exception_handlers: dict[HandlerKey, ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
         self.debug = debug
+        self.playground = playground
+        self.playground_path = check_path(playground_path) if playground else playground_path
         self.state = State()
         self.max_body_size = max_body_size
         self.max_message_size = max_message_size
@@ -146,6 +163,12 @@ class App(RouteRegistry):
         stack = self._stack
         if stack is None:
             stack = self.build_middleware_stack()
+            if self.debug:
+                # The protocol guard, around the whole stack: it checks what the middleware,
+                # the routes and mounted raw apps send. Added here, it costs nothing when off.
+                stack = ProtocolGuardMiddleware(stack)
+                if self.playground:
+                    stack = Playground(stack, self.playground_path)
             # The router, or middleware that records its own start: it talks to the
             # server directly and keeps the response record (microasgi.responsestate).
             self._stack_records_start = stack == self.router.dispatch or records_own_start(stack)

@@ -3,8 +3,8 @@
 # coverage (the end-to-end servers included), the docs build with the API reference, the tests
 # again on every other Python (3.12, 3.13) this machine has, and the benchmark smoke run when
 # benchmarks/run.py exists. Needs only a Python 3.11 or newer: 3.11 is preferred, else the
-# newest one found; and, for the channels tests, redis-server, which it installs with apt-get
-# when missing and run as root.
+# newest one found; and, for the channels tests, redis-server, and for the playground's browser
+# tests, chromium and chromium-driver, which it installs with apt-get when missing and run as root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_venv.sh
@@ -43,6 +43,22 @@ ensure_redis_server() {
   apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 }
 run "redis-server" ensure_redis_server
+
+# The playground's browser tests (tests/browser) drive Debian's headless Chromium with selenium.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return 0
+  fi
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "check.sh: chromium or chromedriver is missing (install the Debian packages chromium and"
+    echo "          chromium-driver); the browser tests skip outside CI and fail under CI=true"
+    return 0
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}
+run "chromium" ensure_chromium
 
 python=$(find_main_python) || {
   echo "check.sh: no Python 3.11 or newer found (tried pyenv, python3.X, python3, python)"

@@ -125,18 +125,18 @@ def test_http_protocol_errors_exit_1_with_the_json_error(
     [
         (
             'await send({"type": "websocket.send", "text": "early"})',
-            "'websocket.send' sent on a websocket not accepted",
+            "'websocket.send' sent before 'websocket.accept'",
         ),
         (
             'await send({"type": "websocket.accept"})\n'
             '    await send({"type": "websocket.close"})\n'
             '    await send({"type": "websocket.send", "text": "late"})',
-            "'websocket.send' sent on a websocket closed",
+            "'websocket.send' sent after the websocket closed",
         ),
         (
             'await send({"type": "websocket.accept"})\n'
             '    await send({"type": "websocket.accept"})',
-            "'websocket.accept' sent on a websocket accepted",
+            "'websocket.accept' sent twice",
         ),
     ],
 )

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Public by themselves, though `microasgi` does not re-export their names.
 STANDALONE = {
     "microasgi.testclient",
+    "microasgi.protocol",
     "microasgi.types",
     "microasgi.middleware.trace",
     "microasgi.authentication",

@@ -190,12 +190,20 @@ def test_closing_the_response_early_disconnects_the_client() -> None:
 @pytest.mark.parametrize(
     ("messages", "error"),
     [
-        ([body(b"x")], "Expected 'http.response.start' or 'http.response.debug' "),
+        (
+            [body(b"x")],
+            "'http.response.body' sent before 'http.response.start'. "
+            "Expected next: 'http.response.start' or 'http.response.debug' ",
+        ),
         (
             [START, START],
-            "Expected 'http.response.body' (sending the body), got 'http.response.start'",
+            "'http.response.start' sent twice (after the response started). "
+            "Expected next: 'http.response.body' or 'http.response.pathsend' ",
         ),
-        ([START, body(), body()], "Expected no further message (response complete), got 'http"),
+        (
+            [START, body(), body()],
+            "'http.response.body' sent after the response completed. Expected next: nothing more",
+        ),
     ],
 )
 def test_protocol_violations_name_what_was_expected(messages: list[Message], error: str) -> None:
@@ -675,7 +683,10 @@ def test_send_before_accept_is_a_protocol_error() -> None:
         await receive()
         await send({"type": "websocket.send", "text": "too early"})
 
-    with pytest.raises(RuntimeError, match=r"Expected 'websocket.accept' or 'websocket.close'"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"before 'websocket.accept'. Expected next: 'websocket.accept' or 'websocket.close'",
+    ):
         TestClient(app).websocket_connect("/").__enter__()
 
 
