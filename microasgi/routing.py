@@ -359,19 +359,6 @@ class Router(RouteRegistry):
             return serve_empty_lifespan(scope, receive, send)
         if "router" not in scope:
             scope["router"] = self
-        if not self._hosts and scope["type"] == "http":
-            # match()'s first step, inlined: a static path served for this method is most
-            # requests, and skipping the call (and its tuple) saves 1k instructions.
-            # tests/test_route_copies.py proves it picks what match() picks.
-            path: str = scope["path"]
-            root_path = scope.get("root_path")
-            if root_path and path.startswith(root_path):
-                path = path[len(root_path) :]
-            static = self._tables["http"].static.get(path)
-            if static is not None:
-                route: BaseRoute = static[0][0]
-                if scope["method"] in route.methods:
-                    return route.handle(scope, receive, send, {}, None)
         try:
             route, params, rest = self.match(scope)
         except Exception as exc:

@@ -6,7 +6,7 @@
   ``call_next`` shortcut), each with ``_enter`` inlined; and ``call_next`` with the
   shortcut on and off.
 - The route table: ``RouteTable.first`` (the hot path's lookup) and the first candidate of
-  ``RouteTable.match``; ``Router.dispatch``'s static-path step and ``Router.match``.
+  ``RouteTable.match``; what ``Router.dispatch`` serves and what ``Router.match`` picks.
 """
 
 import functools
