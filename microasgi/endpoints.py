@@ -5,13 +5,18 @@ maps the connection and path params onto the parameters, so the hot path does no
 introspection. ``to_response`` turns an endpoint's return value into a Response.
 """
 
+import dataclasses
 import functools
 import inspect
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+from typing_extensions import is_typeddict
 
 from microasgi._concurrency import run_in_threadpool
+from microasgi.background import BackgroundTasks
 from microasgi.convertors import (
     Convertor,
     FloatConvertor,
@@ -20,8 +25,27 @@ from microasgi.convertors import (
     StringConvertor,
     UUIDConvertor,
 )
+from microasgi.exceptions import RequestValidationError
 from microasgi.requests import HTTPConnection
 from microasgi.responses import JSONResponse, PlainTextResponse, Response
+from microasgi.sources import (
+    HEAD_SOURCES,
+    TypedParam,
+    plan_parameter,
+    read_body,
+    read_form,
+    read_head,
+)
+from microasgi.validation import (
+    Converter,
+    Invalid,
+    UnsupportedType,
+    converter_for,
+    is_model,
+    is_msgspec_struct,
+    is_pydantic_model,
+    unwrap,
+)
 
 # Called with the connection (Request or WebSocket; None when the endpoint takes none)
 # and the route's converted path params; returns the endpoint's awaitable result.
@@ -71,25 +95,47 @@ class Binding(NamedTuple):
     direct: tuple[Callable[..., Awaitable[Any]], bool] | None = None
 
 
+class Plan(NamedTuple):
+    """What a signature asks for, decided at registration."""
+
+    connection_arg: str | None
+    param_args: tuple[str, ...]  # path params passed as the route converted them
+    typed: tuple[TypedParam, ...]  # parameters read and converted per request
+    background_arg: str | None  # the parameter injected with a BackgroundTasks
+    returns: Any  # the return annotation (inspect.Parameter.empty when none)
+
+    @property
+    def is_plain(self) -> bool:
+        """Nothing beyond the connection and path params: the untyped fast shapes apply."""
+        return not self.typed and self.background_arg is None and not _handles_return(self)
+
+
 def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) -> Binding:
     """Build the caller for ``endpoint`` given the route's path parameter names.
 
     A parameter called ``request``/``websocket`` or annotated with a connection class
-    gets the connection; one named like a path parameter gets its converted value;
-    ``**kwargs`` takes the remaining path params. When ``param_names`` maps the names to
-    their convertors, a path parameter's annotation must agree with its convertor. The
-    caller is a plain function returning the endpoint's awaitable (a worker-thread call
-    for sync endpoints): no extra coroutine frame per request.
+    gets the connection, one annotated ``BackgroundTasks`` a fresh task list run after the
+    response; one named like a path parameter gets its value (converted by its annotation
+    when the path gives a string); ``**kwargs`` takes the remaining path params; any other
+    parameter is typed (``microasgi.sources``: query, header, cookie, body, form, file),
+    read and validated per request, every problem reported at once as a 422
+    ``RequestValidationError``. A return annotation of ``None`` or of a dataclass,
+    TypedDict or model shapes the response (``_finish``). An endpoint with no typed
+    parameter gets a plain function returning its awaitable (a worker-thread call for
+    sync endpoints): no extra coroutine frame per request.
 
     Raises:
-        TypeError: a parameter can be bound to nothing (with a default or not: nothing
-            would ever fill it), or its annotation disagrees with its convertor; the
-            message names the parameter and the fix.
+        TypeError: a parameter no source can fill (a positional-only one, a type no
+            converter reads), or an annotation that disagrees with a non-string
+            convertor; the message names the endpoint, the parameter and the fix.
     """
-    connection_arg, param_args = _plan_arguments(endpoint, _parameters(endpoint), param_names)
+    plan = plan_endpoint(endpoint, _parameters(endpoint), param_names)
+    connection_arg, param_args = plan.connection_arg, plan.param_args
     target: Callable[..., Any] = endpoint
     if not is_async_callable(endpoint):
         target = functools.partial(run_in_threadpool, endpoint)
+    if not plan.is_plain:
+        return Binding(typed_caller(plan, endpoint, lambda: target), True)
     takes_all_params = set(param_args) == set(param_names)
     # The common shapes get a direct call; the general one picks the params it needs.
     if connection_arg is None and not param_args:
@@ -122,7 +168,48 @@ def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) ->
     return Binding(call_with_kwargs, connection_arg is not None)
 
 
+def typed_caller(
+    plan: Plan, endpoint: Any, make_target: Callable[[], Callable[..., Any]]
+) -> EndpointCaller:
+    """The caller of an endpoint with typed parameters: read and validate them, call
+    ``make_target()`` with them, and shape the result by the return annotation.
+
+    Raises (per request):
+        RequestValidationError: every problem with the typed parameters, at once.
+    """
+    head = tuple(param for param in plan.typed if param.source in HEAD_SOURCES)
+    body = tuple(param for param in plan.typed if param.source == "body")
+    form = tuple(param for param in plan.typed if param.source in ("form", "file"))
+    param_args, connection_arg = plan.param_args, plan.connection_arg
+    background_arg = plan.background_arg
+    finish = _finisher(plan, endpoint)
+
+    async def call(connection: Any, params: dict[str, Any]) -> Any:
+        kwargs = {name: params[name] for name in param_args}
+        errors: list[dict[str, Any]] = []
+        if head:
+            read_head(head, connection, params, kwargs, errors)
+        if body:
+            await read_body(body, connection, kwargs, errors)
+        if form:
+            await read_form(form, connection, kwargs, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        if connection_arg is not None:
+            kwargs[connection_arg] = connection
+        tasks = None
+        if background_arg is not None:
+            tasks = kwargs[background_arg] = BackgroundTasks()
+        result = await make_target()(**kwargs)
+        if finish is None and tasks is None:
+            return result
+        return _finish(result, finish, tasks, connection, endpoint)
+
+    return call
+
+
 _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_EMPTY = inspect.Parameter.empty
 
 
 def _parameters(endpoint: Callable[..., Any]) -> list[inspect.Parameter]:
@@ -134,15 +221,37 @@ def _parameters(endpoint: Callable[..., Any]) -> list[inspect.Parameter]:
         ) from None
 
 
-def _plan_arguments(
+def _hints(endpoint: Any) -> dict[str, Any]:
+    """The endpoint's annotations with strings resolved (``Annotated`` kept); {} when they
+    cannot be resolved, so the raw annotations are read instead."""
+    function = endpoint
+    while isinstance(function, functools.partial):
+        function = function.func
+    if not inspect.isfunction(function) and not inspect.ismethod(function):
+        function = getattr(function, "__call__", function)  # noqa: B004
+    try:
+        return typing.get_type_hints(function, include_extras=True)
+    except Exception:
+        return {}
+
+
+def plan_endpoint(
     endpoint: Any, parameters: list[inspect.Parameter], param_names: Collection[str]
-) -> tuple[str | None, tuple[str, ...]]:
-    """Which parameter gets the connection, and which get path params."""
+) -> Plan:
+    """Decide, for each parameter, what fills it (see ``bind_endpoint``).
+
+    Raises:
+        TypeError: as ``bind_endpoint``.
+    """
+    hints = _hints(endpoint)
     connection_arg: str | None = None
+    background_arg: str | None = None
     param_args: list[str] = []
+    typed: list[TypedParam] = []
     for parameter in parameters:
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            return connection_arg, tuple(param_names)
+            param_args.extend(name for name in param_names if name not in param_args)
+            continue
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
             continue
         if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
@@ -150,29 +259,100 @@ def _plan_arguments(
                 f"Endpoint {endpoint_name(endpoint)} has positional-only parameter "
                 f"{parameter.name!r}; endpoint parameters are passed by name."
             )
-        if parameter.name in param_names:
-            if isinstance(param_names, Mapping):
-                _check_annotation(endpoint, parameter, param_names[parameter.name])
-            param_args.append(parameter.name)
-        elif _is_connection_parameter(parameter):
+        annotation = hints.get(parameter.name, parameter.annotation)
+        if isinstance(annotation, str):  # unresolved: only the simple names are understood
+            annotation = _TYPES_BY_NAME.get(annotation.rsplit(".", 1)[-1], annotation)
+        kind, markers = unwrap(annotation)
+        if _is_background(kind):
+            background_arg = parameter.name
+            continue
+        if parameter.name in param_names and not any(
+            m.source not in (None, "path") for m in markers
+        ):
+            path_param = _plan_path(endpoint, parameter, annotation, param_names)
+            if path_param is None:
+                param_args.append(parameter.name)
+            else:
+                typed.append(path_param)
+            continue
+        if _is_connection_parameter(parameter) or _is_connection_type(kind):
             connection_arg = parameter.name
-        elif parameter.default is inspect.Parameter.empty:
-            raise TypeError(
-                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} that is "
-                "neither the connection (name it 'request' or annotate it) nor a path "
-                f"parameter of the route ({', '.join(sorted(param_names)) or 'none'})."
-            )
-        else:
-            # A default would hide that nothing ever fills it (no query or body binding).
-            raise TypeError(
-                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} with a "
-                "default, but it is not a path parameter of the route "
-                f"({', '.join(sorted(param_names)) or 'none'}), so nothing would ever fill "
-                "it. Only the connection and path parameters are bound: read a query "
-                f"parameter from request.query_params.get({parameter.name!r}), or put "
-                f"{{{parameter.name}}} in the path."
-            )
-    return connection_arg, tuple(param_args)
+            continue
+        typed.append(_plan_typed(endpoint, parameter, annotation, param_names))
+    _check_sources(endpoint, typed)
+    returns = hints.get(
+        "return", inspect.signature(endpoint).return_annotation if callable(endpoint) else _EMPTY
+    )
+    return Plan(connection_arg, tuple(param_args), tuple(typed), background_arg, returns)
+
+
+def _plan_typed(
+    endpoint: Any, parameter: inspect.Parameter, annotation: Any, param_names: Collection[str]
+) -> TypedParam:
+    if isinstance(annotation, str):
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} parameter {parameter.name!r}: its annotation "
+            f"{annotation!r} cannot be resolved; import the type where the endpoint is defined."
+        )
+    if annotation is _EMPTY:
+        annotation = str  # an unannotated parameter reads a query string as it is
+    try:
+        return plan_parameter(parameter, annotation, param_names)
+    except UnsupportedType as exc:
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} parameter {parameter.name!r}: {exc}."
+        ) from None
+
+
+def _plan_path(
+    endpoint: Any, parameter: inspect.Parameter, annotation: Any, param_names: Collection[str]
+) -> TypedParam | None:
+    """A path parameter's plan: None when the route's value is passed as it is; a typed
+    parameter when the annotation converts the path's string or adds constraints."""
+    convertor = param_names[parameter.name] if isinstance(param_names, Mapping) else None
+    produced = _PRODUCES.get(type(convertor))
+    kind, markers = unwrap(annotation)
+    untyped = kind is _EMPTY or kind is Any or kind is object or isinstance(kind, str)
+    if produced is str and not untyped and kind is not str:
+        return _plan_typed(endpoint, parameter, annotation, param_names)
+    if produced is not None and produced is not str and not untyped:
+        _check_annotation(endpoint, parameter.name, kind, produced)
+    if not any(_constrains(marker) for marker in markers):
+        return None
+    # The route converted it already: only the constraints are left to check.
+    checked: Any = Annotated[(Any, *markers)]  # type: ignore[valid-type]
+    return _plan_typed(endpoint, parameter, checked, param_names)
+
+
+def _constrains(marker: Any) -> bool:
+    names = ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern")
+    return any(getattr(marker, name) is not None for name in names)
+
+
+def _check_sources(endpoint: Any, typed: list[TypedParam]) -> None:
+    sources = {param.source for param in typed}
+    if "body" in sources and sources & {"form", "file"}:
+        names = ", ".join(repr(param.name) for param in typed if param.source != "body")
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} reads both a JSON body and a form "
+            f"(parameter {names}): a request has one body; use Form() for every field."
+        )
+
+
+def _is_background(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BackgroundTasks)
+
+
+def _is_connection_type(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, HTTPConnection)
+
+
+def _plan_arguments(
+    endpoint: Any, parameters: list[inspect.Parameter], param_names: Collection[str]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Which parameter gets the connection, and which get path params (untyped shapes)."""
+    plan = plan_endpoint(endpoint, parameters, param_names)
+    return plan.connection_arg, plan.param_args
 
 
 # What the built-in convertors produce, and the convertor to write for an annotated type.
@@ -187,21 +367,12 @@ _CONVERTOR_FOR: dict[type, str] = {str: "", int: ":int", float: ":float", uuid.U
 _TYPES_BY_NAME: dict[str, type] = {"str": str, "int": int, "float": float, "UUID": uuid.UUID}
 
 
-def _check_annotation(endpoint: Any, parameter: inspect.Parameter, convertor: Convertor) -> None:
-    """Refuse ``user_id: int`` bound to ``{user_id}``: the endpoint would get the string."""
-    produced = _PRODUCES.get(type(convertor))
-    annotation = parameter.annotation
-    if isinstance(annotation, str):  # `from __future__ import annotations`
-        annotation = _TYPES_BY_NAME.get(annotation.rsplit(".", 1)[-1])
-    if (
-        produced is None
-        or annotation is inspect.Parameter.empty
-        or not isinstance(annotation, type)
-    ):
-        return  # a custom convertor, no annotation, or a union: nothing to compare
+def _check_annotation(endpoint: Any, name: str, annotation: Any, produced: type) -> None:
+    """Refuse ``x: str`` bound to ``{x:int}``: the route gives an int, not what is asked."""
+    if not isinstance(annotation, type):
+        return  # a union or a generic: nothing simple to compare
     if issubclass(produced, annotation) or (annotation is float and produced is int):
         return
-    name = parameter.name
     kind = _CONVERTOR_FOR.get(annotation)
     fix = (
         f"write {{{name}{kind}}} in the path"
@@ -212,6 +383,92 @@ def _check_annotation(endpoint: Any, parameter: inspect.Parameter, convertor: Co
         f"Endpoint {endpoint_name(endpoint)} annotates parameter {name!r} as "
         f"{annotation.__name__}, but the path gives it a {produced.__name__}: {fix}."
     )
+
+
+# Results -----------------------------------------------------------------------------------
+
+
+class _Finish(NamedTuple):
+    returns_none: bool  # `-> None`: None means 204
+    model: Any  # the dataclass, TypedDict or model to serialise, or None
+    check: Converter | None  # the JSON check of a TypedDict return, in debug
+
+
+def _handles_return(plan: Plan) -> bool:
+    return _finisher(plan, None) is not None
+
+
+def _finisher(plan: Plan, endpoint: Any) -> _Finish | None:
+    returns = plan.returns
+    if returns is None or returns is type(None):
+        return _Finish(True, None, None)
+    kind, _ = unwrap(returns)
+    if not is_model(kind):
+        return None
+    check = None
+    if is_typeddict(kind):
+        try:
+            check = converter_for(kind, text=False)
+        except UnsupportedType:
+            check = None
+    return _Finish(False, kind, check)
+
+
+def _finish(
+    result: Any,
+    finish: _Finish | None,
+    tasks: BackgroundTasks | None,
+    connection: Any,
+    endpoint: Any,
+) -> Response:
+    """The response for ``result`` shaped by the return annotation, with injected tasks."""
+    if isinstance(result, Response):
+        response = result
+    elif finish is not None and finish.returns_none and result is None:
+        response = Response(status_code=204)
+    elif finish is not None and finish.model is not None:
+        response = _serialise(result, finish, connection, endpoint)
+    else:
+        response = to_response(result, endpoint)
+    if tasks is not None and tasks.tasks:
+        own = response.background
+        response.background = tasks if own is None else BackgroundTasks([own, tasks])
+    return response
+
+
+def _serialise(result: Any, finish: _Finish, connection: Any, endpoint: Any) -> Response:
+    model = finish.model
+    if getattr(getattr(connection, "app", None), "debug", False):
+        _check_returned(result, finish, endpoint)
+    if is_pydantic_model(model) and isinstance(result, model):
+        return JSONResponse(result.model_dump(mode="json"))
+    if is_msgspec_struct(model) and isinstance(result, model):
+        import msgspec
+
+        return JSONResponse(msgspec.to_builtins(result))
+    if isinstance(result, dict) or dataclasses.is_dataclass(result):
+        return JSONResponse(result)
+    return to_response(result, endpoint)
+
+
+def _check_returned(result: Any, finish: _Finish, endpoint: Any) -> None:
+    """In debug, refuse a result that is not what the return annotation promises."""
+    model = finish.model
+    if finish.check is not None:
+        try:
+            finish.check(result)
+            return
+        except Invalid as invalid:
+            problems = "; ".join(f"{list(loc)}: {msg}" for loc, msg, _ in invalid.problems)
+            raise TypeError(
+                f"Endpoint {endpoint_name(endpoint)} returned a value that is not a "
+                f"{model.__name__}: {problems}."
+            ) from None
+    if finish.check is None and not is_typeddict(model) and not isinstance(result, model):
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} is annotated to return {model.__name__} "
+            f"but returned {type(result).__name__}."
+        )
 
 
 def check_exception_handler(handler: Any) -> None:
@@ -315,16 +572,21 @@ def _bind_method(cls: type, attribute: str, param_names: Collection[str]) -> End
     # and class methods come back without it.
     if not isinstance(inspect.getattr_static(cls, attribute), staticmethod | classmethod):
         parameters = parameters[1:]
-    connection_arg, param_args = _plan_arguments(function, parameters, param_names)
+    plan = plan_endpoint(function, parameters, param_names)
+    connection_arg, param_args = plan.connection_arg, plan.param_args
     run_async = is_async_callable(function)
 
-    async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
+    def bound_method() -> Callable[..., Any]:
         method = getattr(cls(), attribute)
+        return method if run_async else functools.partial(run_in_threadpool, method)
+
+    if not plan.is_plain:
+        return typed_caller(plan, function, bound_method)
+
+    async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
         kwargs = {name: params[name] for name in param_args}
         if connection_arg is not None:
             kwargs[connection_arg] = connection
-        if run_async:
-            return await method(**kwargs)
-        return await run_in_threadpool(method, **kwargs)
+        return await bound_method()(**kwargs)
 
     return call
