@@ -31,14 +31,16 @@ from microasgi.middleware.functional import (
     FunctionMiddleware,
     check_middleware_function,
 )
+from microasgi.openapi import docs_page, openapi_document
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
+from microasgi.responses import HTMLResponse, JSONResponse
 from microasgi.responsestate import (
     RESPONSE_STATE_KEY,
     ResponseState,
     note_sent,
     records_own_start,
 )
-from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
+from microasgi.routing import BaseRoute, Host, Mount, Route, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +61,10 @@ class App(RouteRegistry):
         redirect_slashes: 307 a miss to its slash/no-slash twin when that matches.
         max_body_size: bytes a request body may have (413 past it); None lifts it.
         max_message_size: bytes one websocket message may have (close 1009); None lifts it.
+        openapi_url: serve ``app.openapi()`` as JSON at this path (off when None).
+        docs_url: serve a documentation page of the OpenAPI document at this path (needs
+            ``openapi_url``; off when None).
+        title, version: the ``info`` of the OpenAPI document.
     """
 
     def __init__(
@@ -74,8 +80,18 @@ class App(RouteRegistry):
         redirect_slashes: bool = True,
         max_body_size: int | None = 10_485_760,
         max_message_size: int | None = 1_048_576,
+        openapi_url: str | None = None,
+        docs_url: str | None = None,
+        title: str = "microasgi",
+        version: str = "0.1.0",
     ) -> None:
         self.router = Router(routes, redirect_slashes=redirect_slashes)
+        self.title = title
+        self.version = version
+        self.openapi_url = openapi_url
+        self.docs_url = docs_url
+        self._openapi: dict[str, Any] | None = None
+        self._add_openapi_routes()
         self.user_middleware: list[Middleware] = list(middleware or ())
         self.exception_handlers: dict[HandlerKey, ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
@@ -162,6 +178,35 @@ class App(RouteRegistry):
         # every request.
         startup = [self._build_stack_at_startup, *self._startup_hooks]
         return lifespan_context(self, self._lifespan, startup, self._shutdown_hooks, children)
+
+    # OpenAPI -----------------------------------------------------------------------------
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app's routes (built once, then cached)."""
+        if self._openapi is None:
+            self._openapi = openapi_document(self.routes, self.title, self.version)
+        return self._openapi
+
+    def _add_openapi_routes(self) -> None:
+        openapi_url = self.openapi_url
+        if openapi_url is None:
+            if self.docs_url is not None:
+                raise ValueError("docs_url needs openapi_url: the page reads the document.")
+            return
+
+        async def openapi_json() -> JSONResponse:
+            return JSONResponse(self.openapi())
+
+        openapi_json.hidden_from_openapi = True  # type: ignore[attr-defined]
+        self.router.add(Route(openapi_url, openapi_json, name="openapi"))
+        if self.docs_url is not None:
+            page = docs_page(self.title, openapi_url)
+
+            async def docs() -> HTMLResponse:
+                return HTMLResponse(page)
+
+            docs.hidden_from_openapi = True  # type: ignore[attr-defined]
+            self.router.add(Route(self.docs_url, docs, name="docs"))
 
     # Middleware and handlers -----------------------------------------------------------
 

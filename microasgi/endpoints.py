@@ -310,7 +310,7 @@ def _plan_path(
     """A path parameter's plan: None when the route's value is passed as it is; a typed
     parameter when the annotation converts the path's string or adds constraints."""
     convertor = param_names[parameter.name] if isinstance(param_names, Mapping) else None
-    produced = _PRODUCES.get(type(convertor))
+    produced = _PRODUCES.get(type(convertor)) if convertor is not None else None
     kind, markers = unwrap(annotation)
     untyped = kind is _EMPTY or kind is Any or kind is object or isinstance(kind, str)
     if produced is str and not untyped and kind is not str:
@@ -320,7 +320,7 @@ def _plan_path(
     if not any(_constrains(marker) for marker in markers):
         return None
     # The route converted it already: only the constraints are left to check.
-    checked: Any = Annotated[(Any, *markers)]  # type: ignore[valid-type]
+    checked: Any = Annotated[(Any, *markers)]
     return _plan_typed(endpoint, parameter, checked, param_names)
 
 

@@ -320,6 +320,7 @@ def _choices(
     values: tuple[Any, ...], text: bool, error: str, enum_type: type[enum.Enum] | None = None
 ) -> Converter:
     """``Literal`` values or ``Enum`` members, matched by their text or JSON value."""
+    by_key: dict[Any, Any]
     if text:
         by_key = {_text_key(_raw(value)): value for value in values}
     else:
