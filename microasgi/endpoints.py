@@ -110,7 +110,9 @@ class Plan(NamedTuple):
         return not self.typed and self.background_arg is None and not _handles_return(self)
 
 
-def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) -> Binding:
+def bind_endpoint(
+    endpoint: Callable[..., Any], param_names: Collection[str], *, websocket: bool = False
+) -> Binding:
     """Build the caller for ``endpoint`` given the route's path parameter names.
 
     A parameter called ``request``/``websocket`` or annotated with a connection class
@@ -122,7 +124,8 @@ def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) ->
     ``RequestValidationError``. A return annotation of ``None`` or of a dataclass,
     TypedDict or model shapes the response (``_finish``). An endpoint with no typed
     parameter gets a plain function returning its awaitable (a worker-thread call for
-    sync endpoints): no extra coroutine frame per request.
+    sync endpoints): no extra coroutine frame per request. ``websocket``: the endpoint
+    of a WebSocketRoute, whose return annotation shapes nothing.
 
     Raises:
         TypeError: a parameter no source can fill (a positional-only one, a type no
@@ -130,6 +133,8 @@ def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) ->
             convertor; the message names the endpoint, the parameter and the fix.
     """
     plan = plan_endpoint(endpoint, _parameters(endpoint), param_names)
+    if websocket:  # a websocket endpoint's return is no response: nothing to shape
+        plan = plan._replace(returns=_EMPTY)
     connection_arg, param_args = plan.connection_arg, plan.param_args
     target: Callable[..., Any] = endpoint
     if not is_async_callable(endpoint):
@@ -291,8 +296,9 @@ def _plan_typed(
 ) -> TypedParam:
     if isinstance(annotation, str):
         raise TypeError(
-            f"Endpoint {endpoint_name(endpoint)} parameter {parameter.name!r}: its annotation "
-            f"{annotation!r} cannot be resolved; import the type where the endpoint is defined."
+            f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} whose "
+            f"annotation {annotation!r} cannot be resolved; import the type where the "
+            "endpoint is defined."
         )
     if annotation is _EMPTY:
         annotation = str  # an unannotated parameter reads a query string as it is
@@ -300,7 +306,8 @@ def _plan_typed(
         return plan_parameter(parameter, annotation, param_names)
     except UnsupportedType as exc:
         raise TypeError(
-            f"Endpoint {endpoint_name(endpoint)} parameter {parameter.name!r}: {exc}."
+            f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} that no "
+            f"source can fill: {exc}."
         ) from None
 
 
