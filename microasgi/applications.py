@@ -90,7 +90,7 @@ class App(RouteRegistry):
         self.version = version
         self.openapi_url = openapi_url
         self.docs_url = docs_url
-        self._openapi: dict[str, Any] | None = None
+        self._openapi: tuple[tuple[int, ...], dict[str, Any]] | None = None
         self._add_openapi_routes()
         self.user_middleware: list[Middleware] = list(middleware or ())
         self.exception_handlers: dict[HandlerKey, ExceptionHandler] = {}
@@ -182,10 +182,12 @@ class App(RouteRegistry):
     # OpenAPI -----------------------------------------------------------------------------
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI 3.1 document of the app's routes (built once, then cached)."""
-        if self._openapi is None:
-            self._openapi = openapi_document(self.routes, self.title, self.version)
-        return self._openapi
+        """The OpenAPI 3.1 document of the app's routes, built again only when the app's
+        own list of routes changed."""
+        key = tuple(map(id, self.routes))
+        if self._openapi is None or self._openapi[0] != key:
+            self._openapi = (key, openapi_document(self.routes, self.title, self.version))
+        return self._openapi[1]
 
     def _add_openapi_routes(self) -> None:
         openapi_url = self.openapi_url

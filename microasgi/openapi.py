@@ -130,7 +130,7 @@ def _operation(
     if description:
         operation["description"] = description
     if tags or doc_tags:
-        operation["tags"] = [*tags, *doc_tags]
+        operation["tags"] = list(dict.fromkeys([*tags, *doc_tags]))
     documented = [_path_parameter(name, convertors[name]) for name in plan.param_args]
     typed_names = {param.name for param in plan.typed}
     documented = [param for param in documented if param["name"] not in typed_names]
@@ -227,7 +227,7 @@ def _responses(returns: Any, validated: bool, schemas: dict[str, Schema]) -> dic
     kind, _ = unwrap(returns)
     if returns is None or returns is type(None):
         responses["204"] = {"description": "No Content"}
-    elif _is_object(kind):
+    elif _is_object(kind) or _is_object_list(kind):
         responses["200"] = {
             "description": "Successful Response",
             "content": {"application/json": {"schema": schema_for(returns, schemas)}},
@@ -265,6 +265,11 @@ _SCALARS: dict[Any, Schema] = {
 }
 
 
+def _is_object_list(kind: Any) -> bool:
+    args = get_args(kind)
+    return get_origin(kind) is list and len(args) == 1 and _is_object(unwrap(args[0])[0])
+
+
 def _is_object(kind: Any) -> bool:
     return (
         (isinstance(kind, type) and dataclasses.is_dataclass(kind))
@@ -284,7 +289,7 @@ def schema_for(annotation: Any, schemas: dict[str, Schema]) -> Schema:
             if value is not None:
                 if attribute in ("min_length", "max_length") and schema.get("type") == "array":
                     keyword = "minItems" if attribute == "min_length" else "maxItems"
-                schema[keyword] = _jsonable(value)
+                schema[keyword] = [_jsonable(value)] if keyword == "examples" else _jsonable(value)
     return schema
 
 

@@ -489,7 +489,20 @@ def _pattern_check(pattern: re.Pattern[str]) -> Callable[[Any], None]:
 
 
 def model_fields(kind: Any) -> list[tuple[str, str, Any, bool]]:
-    """``(attribute, key in the input, annotation, required)`` for a dataclass or TypedDict."""
+    """``(attribute, key in the input, annotation, required)`` for each field of a
+    dataclass, TypedDict, pydantic model or msgspec Struct."""
+    if is_pydantic_model(kind):
+        return [
+            (name, field.alias or name, field.annotation, field.is_required())
+            for name, field in kind.model_fields.items()
+        ]
+    if is_msgspec_struct(kind):
+        import msgspec
+
+        return [
+            (field.name, field.encode_name, field.type, field.required)
+            for field in msgspec.structs.fields(kind)
+        ]
     hints = typing.get_type_hints(kind, include_extras=True)
     fields: list[tuple[str, str, Any, bool]] = []
     if is_typeddict(kind):
