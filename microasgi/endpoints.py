@@ -354,14 +354,6 @@ def _is_connection_type(kind: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, HTTPConnection)
 
 
-def _plan_arguments(
-    endpoint: Any, parameters: list[inspect.Parameter], param_names: Collection[str]
-) -> tuple[str | None, tuple[str, ...]]:
-    """Which parameter gets the connection, and which get path params (untyped shapes)."""
-    plan = plan_endpoint(endpoint, parameters, param_names)
-    return plan.connection_arg, plan.param_args
-
-
 # What the built-in convertors produce, and the convertor to write for an annotated type.
 _PRODUCES: dict[type[Convertor], type] = {
     StringConvertor: str,

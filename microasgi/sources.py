@@ -251,7 +251,3 @@ def _form_object(kind: Any, form: Any) -> dict[str, Any]:
             values[key] = form.get(key)
     return values
 
-
-def raise_if_invalid(errors: list[dict[str, Any]]) -> None:
-    if errors:
-        raise RequestValidationError(errors)

@@ -97,11 +97,6 @@ def is_model(kind: Any) -> bool:
     )
 
 
-def is_optional(annotation: Any) -> bool:
-    kind, _ = unwrap(annotation)
-    return _is_union(kind) and type(None) in get_args(kind)
-
-
 def is_list(annotation: Any) -> bool:
     """Whether the annotation (Optional and Annotated aside) is a ``list[...]``."""
     kind, _ = unwrap(annotation)
@@ -139,6 +134,8 @@ def converter_for(annotation: Any, *, text: bool) -> Converter:
 
 
 def _converter_for_type(kind: Any, text: bool) -> Converter:
+    if kind is None:  # `None` in an annotation means its type
+        kind = type(None)
     if kind is Any or kind is object or kind is inspect.Parameter.empty:
         return _identity
     scalar = (_TEXT_SCALARS if text else _JSON_SCALARS).get(kind)
