@@ -14,7 +14,6 @@ from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 from microasgi.datastructures import UploadFile
-from microasgi.exceptions import RequestValidationError
 from microasgi.params import Field, Source
 from microasgi.validation import (
     Converter,
