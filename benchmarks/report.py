@@ -107,6 +107,10 @@ TARGETS: dict[str, Target] = {
         _overhead("function_middleware_request", 2.0, base="plaintext_request"),
     ),
     "streaming_request": Target("≤ 0.15x Starlette", _ratio_target("streaming_request", 0.15)),
+    "query_typed": Target(
+        "≤ 1 µs over reading request.query_params",
+        _overhead("query_typed", 1.0, base="query_read"),
+    ),
 }
 SERVER_TARGET = 0.8
 
