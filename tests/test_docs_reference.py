@@ -20,6 +20,7 @@ STANDALONE = {
     "microasgi.config",
     "microasgi.concurrency",
     "microasgi.encoders",
+    "microasgi.openapi",
 }
 
 
