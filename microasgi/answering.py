@@ -25,11 +25,12 @@ from typing import Any
 
 from microasgi._concurrency import run_in_threadpool
 from microasgi.datastructures import Headers
-from microasgi.endpoints import is_async_callable, to_response
+from microasgi.endpoints import is_async_callable
 from microasgi.exceptions import ClientDisconnect, HTTPException, RequestValidationError
 from microasgi.requests import Request
 from microasgi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from microasgi.responsestate import hand_over
+from microasgi.results import to_response
 from microasgi.types import Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]

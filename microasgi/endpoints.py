@@ -5,15 +5,12 @@ maps the connection and path params onto the parameters, so the hot path does no
 introspection. ``to_response`` turns an endpoint's return value into a Response.
 """
 
-import dataclasses
 import functools
 import inspect
 import typing
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, NamedTuple
-
-from typing_extensions import is_typeddict
 
 from microasgi._concurrency import run_in_threadpool
 from microasgi.background import BackgroundTasks
@@ -27,7 +24,10 @@ from microasgi.convertors import (
 )
 from microasgi.exceptions import RequestValidationError
 from microasgi.requests import HTTPConnection
-from microasgi.responses import JSONResponse, PlainTextResponse, Response
+from microasgi.results import endpoint_name as endpoint_name
+from microasgi.results import result_shape, shaped_response, shapes_result
+from microasgi.results import to_response as to_response
+from microasgi.scalars import UnsupportedType
 from microasgi.sources import (
     HEAD_SOURCES,
     TypedParam,
@@ -36,29 +36,13 @@ from microasgi.sources import (
     read_form,
     read_head,
 )
-from microasgi.validation import (
-    Converter,
-    Invalid,
-    UnsupportedType,
-    converter_for,
-    is_model,
-    is_msgspec_struct,
-    is_pydantic_model,
-    unwrap,
-)
+from microasgi.validation import unwrap
 
 # Called with the connection (Request or WebSocket; None when the endpoint takes none)
 # and the route's converted path params; returns the endpoint's awaitable result.
 EndpointCaller = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-
-
-def endpoint_name(endpoint: Any) -> str:
-    """A readable name for errors: ``module.qualname``."""
-    module = getattr(endpoint, "__module__", None)
-    qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
-    return f"{module}.{qualname}" if module else qualname
 
 
 def is_async_callable(func: Any) -> bool:
@@ -107,7 +91,7 @@ class Plan(NamedTuple):
     @property
     def is_plain(self) -> bool:
         """Nothing beyond the connection and path params: the untyped fast shapes apply."""
-        return not self.typed and self.background_arg is None and not _handles_return(self)
+        return not self.typed and self.background_arg is None and not shapes_result(self.returns)
 
 
 def bind_endpoint(
@@ -187,7 +171,7 @@ def typed_caller(
     form = tuple(param for param in plan.typed if param.source in ("form", "file"))
     param_args, connection_arg = plan.param_args, plan.connection_arg
     background_arg = plan.background_arg
-    finish = _finisher(plan, endpoint)
+    finish = result_shape(plan.returns)
 
     async def call(connection: Any, params: dict[str, Any]) -> Any:
         kwargs = {name: params[name] for name in param_args}
@@ -208,7 +192,7 @@ def typed_caller(
         result = await make_target()(**kwargs)
         if finish is None and tasks is None:
             return result
-        return _finish(result, finish, tasks, connection, endpoint)
+        return shaped_response(result, finish, tasks, connection, endpoint)
 
     return call
 
@@ -384,92 +368,6 @@ def _check_annotation(endpoint: Any, name: str, annotation: Any, produced: type)
     )
 
 
-# Results -----------------------------------------------------------------------------------
-
-
-class _Finish(NamedTuple):
-    returns_none: bool  # `-> None`: None means 204
-    model: Any  # the dataclass, TypedDict or model to serialise, or None
-    check: Converter | None  # the JSON check of a TypedDict return, in debug
-
-
-def _handles_return(plan: Plan) -> bool:
-    return _finisher(plan, None) is not None
-
-
-def _finisher(plan: Plan, endpoint: Any) -> _Finish | None:
-    returns = plan.returns
-    if returns is None or returns is type(None):
-        return _Finish(True, None, None)
-    kind, _ = unwrap(returns)
-    if not is_model(kind):
-        return None
-    check = None
-    if is_typeddict(kind):
-        try:
-            check = converter_for(kind, text=False)
-        except UnsupportedType:
-            check = None
-    return _Finish(False, kind, check)
-
-
-def _finish(
-    result: Any,
-    finish: _Finish | None,
-    tasks: BackgroundTasks | None,
-    connection: Any,
-    endpoint: Any,
-) -> Response:
-    """The response for ``result`` shaped by the return annotation, with injected tasks."""
-    if isinstance(result, Response):
-        response = result
-    elif finish is not None and finish.returns_none and result is None:
-        response = Response(status_code=204)
-    elif finish is not None and finish.model is not None:
-        response = _serialise(result, finish, connection, endpoint)
-    else:
-        response = to_response(result, endpoint)
-    if tasks is not None and tasks.tasks:
-        own = response.background
-        response.background = tasks if own is None else BackgroundTasks([own, tasks])
-    return response
-
-
-def _serialise(result: Any, finish: _Finish, connection: Any, endpoint: Any) -> Response:
-    model = finish.model
-    if getattr(getattr(connection, "app", None), "debug", False):
-        _check_returned(result, finish, endpoint)
-    if is_pydantic_model(model) and isinstance(result, model):
-        return JSONResponse(result.model_dump(mode="json"))
-    if is_msgspec_struct(model) and isinstance(result, model):
-        import msgspec
-
-        return JSONResponse(msgspec.to_builtins(result))
-    if isinstance(result, dict) or dataclasses.is_dataclass(result):
-        return JSONResponse(result)
-    return to_response(result, endpoint)
-
-
-def _check_returned(result: Any, finish: _Finish, endpoint: Any) -> None:
-    """In debug, refuse a result that is not what the return annotation promises."""
-    model = finish.model
-    if finish.check is not None:
-        try:
-            finish.check(result)
-            return
-        except Invalid as invalid:
-            problems = "; ".join(f"{list(loc)}: {msg}" for loc, msg, _ in invalid.problems)
-            raise TypeError(
-                f"Endpoint {endpoint_name(endpoint)} returned a value that is not a "
-                f"{model.__name__}: {problems}."
-            ) from None
-    if finish.check is None and not is_typeddict(model) and not isinstance(result, model):
-        raise TypeError(
-            f"Endpoint {endpoint_name(endpoint)} is annotated to return {model.__name__} "
-            f"but returned {type(result).__name__}."
-        )
-
-
 def check_exception_handler(handler: Any) -> None:
     """Refuse, at registration, an exception handler that cannot be called as
     ``handler(request, exc)``.
@@ -493,31 +391,6 @@ def check_exception_handler(handler: Any) -> None:
             f"Exception handler {endpoint_name(handler)}{signature} must take (request, exc): "
             "two positional parameters."
         ) from None
-
-
-def to_response(result: Any, endpoint: Any) -> Response:
-    """Convert an endpoint's return value to a Response.
-
-    Raises:
-        TypeError: the value is not a Response, dict, list, str or bytes.
-    """
-    if isinstance(result, Response):
-        return result
-    kind = type(result)  # exact types first: one identity check for the usual returns
-    if kind is dict or kind is list or isinstance(result, dict | list):
-        return JSONResponse(result)
-    if kind is str or isinstance(result, str):
-        return PlainTextResponse(result)
-    if isinstance(result, bytes):
-        return Response(result, media_type="application/octet-stream")
-    hint = ""
-    if inspect.iscoroutine(result):
-        result.close()  # never awaited: close it so no "never awaited" warning follows
-        hint = " (an `await` is probably missing: return await ...)"
-    raise TypeError(
-        f"Endpoint {endpoint_name(endpoint)} returned {type(result).__name__}{hint}; "
-        "return a Response, dict, list, str or bytes."
-    )
 
 
 def class_endpoint_methods(cls: type) -> dict[str, str]:

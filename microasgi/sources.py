@@ -15,10 +15,8 @@ from typing import Any, NamedTuple
 
 from microasgi.datastructures import UploadFile
 from microasgi.params import Field, Source
+from microasgi.scalars import Converter, Invalid, UnsupportedType
 from microasgi.validation import (
-    Converter,
-    Invalid,
-    UnsupportedType,
     converter_for,
     is_list,
     is_model,
@@ -249,4 +247,3 @@ def _form_object(kind: Any, form: Any) -> dict[str, Any]:
         elif key in form:
             values[key] = form.get(key)
     return values
-

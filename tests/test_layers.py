@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "concurrency": 1,  # the public face of _concurrency
     "encoders": 1,  # JSON encoding: formats for real data types, orjson when installed
     "background": 1,
+    "scalars": 1,  # converters of single values and the constraint checks
     "validation": 1,  # typed values from request text and JSON (typed parameters)
     "requests": 2,
     "responses": 2,
@@ -28,6 +29,7 @@ LAYERS: dict[str, int] = {
     "sse": 2,
     "staticfiles": 2,
     "convertors": 2,
+    "results": 2,  # a return annotation's effect on the response; to_response
     "sources": 2,  # reading typed endpoint parameters from a request
     "templating": 2,  # Jinja2 templates: a Response that renders a template
     "resolution": 2,  # the response handed back unsent to function middleware

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import pytest
 
 from microasgi import Field
-from microasgi.validation import Invalid, UnsupportedType, converter_for, is_list
+from microasgi.scalars import Invalid, UnsupportedType
+from microasgi.validation import converter_for, is_list
 
 
 def problems(annotation: Any, value: Any, *, text: bool = False) -> list[tuple[Any, str]]:
