@@ -124,7 +124,7 @@ def bind_endpoint(
     if not is_async_callable(endpoint):
         target = functools.partial(run_in_threadpool, endpoint)
     if not plan.is_plain:
-        return Binding(typed_caller(plan, endpoint, lambda: target), True)
+        return Binding(typed_caller(plan, endpoint, target, websocket=websocket), True)
     takes_all_params = set(param_args) == set(param_names)
     # The common shapes get a direct call; the general one picks the params it needs.
     if connection_arg is None and not param_args:
@@ -158,10 +158,19 @@ def bind_endpoint(
 
 
 def typed_caller(
-    plan: Plan, endpoint: Any, make_target: Callable[[], Callable[..., Any]]
+    plan: Plan,
+    endpoint: Any,
+    target: Callable[..., Any] | None = None,
+    make_target: Callable[[], Callable[..., Any]] | None = None,
+    websocket: bool = False,
 ) -> EndpointCaller:
     """The caller of an endpoint with typed parameters: read and validate them, call
-    ``make_target()`` with them, and shape the result by the return annotation.
+    ``target`` (or what ``make_target()`` gives, per request) with them, and shape the
+    result by the return annotation.
+
+    An HTTP endpoint that reads only the path, query, headers and cookies, returns what
+    needs no shaping and takes no tasks gets a plain function (raising before any await):
+    one frame for reading, none for a coroutine of its own.
 
     Raises (per request):
         RequestValidationError: every problem with the typed parameters, at once.
@@ -172,12 +181,22 @@ def typed_caller(
     param_args, connection_arg = plan.param_args, plan.connection_arg
     background_arg = plan.background_arg
     finish = result_shape(plan.returns)
+    if target is not None and not (body or form or websocket or finish or background_arg):
+
+        def call_reading_head(connection: Any, params: dict[str, Any]) -> Awaitable[Any]:
+            kwargs = {name: params[name] for name in param_args} if param_args else {}
+            errors = read_head(head, connection, params, kwargs)
+            if errors:
+                raise RequestValidationError(errors)
+            if connection_arg is not None:
+                kwargs[connection_arg] = connection
+            return target(**kwargs)  # type: ignore[no-any-return]
+
+        return call_reading_head
 
     async def call(connection: Any, params: dict[str, Any]) -> Any:
         kwargs = {name: params[name] for name in param_args}
-        errors: list[dict[str, Any]] = []
-        if head:
-            read_head(head, connection, params, kwargs, errors)
+        errors = read_head(head, connection, params, kwargs) or []
         if body:
             await read_body(body, connection, kwargs, errors)
         if form:
@@ -189,7 +208,8 @@ def typed_caller(
         tasks = None
         if background_arg is not None:
             tasks = kwargs[background_arg] = BackgroundTasks()
-        result = await make_target()(**kwargs)
+        bound = target if target is not None else make_target()  # type: ignore[misc]
+        result = await bound(**kwargs)
         if finish is None and tasks is None:
             return result
         return shaped_response(result, finish, tasks, connection, endpoint)
@@ -453,7 +473,7 @@ def _bind_method(cls: type, attribute: str, param_names: Collection[str]) -> End
         return method if run_async else functools.partial(run_in_threadpool, method)
 
     if not plan.is_plain:
-        return typed_caller(plan, function, bound_method)
+        return typed_caller(plan, function, make_target=bound_method)
 
     async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
         kwargs = {name: params[name] for name in param_args}

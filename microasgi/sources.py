@@ -131,9 +131,11 @@ def read_head(
     connection: Any,
     params: Mapping[str, Any],
     kwargs: dict[str, Any],
-    errors: list[dict[str, Any]],
-) -> None:
-    """Read the path, query, header and cookie parameters of ``typed`` into ``kwargs``."""
+) -> list[dict[str, Any]] | None:
+    """Read the path, query, header and cookie parameters of ``typed`` into ``kwargs``;
+    return their problems (None when there are none). Per request: kept to one frame
+    besides the converters."""
+    errors: list[dict[str, Any]] | None = None
     for param in typed:
         source = param.source
         if source == "query":
@@ -144,11 +146,22 @@ def read_head(
             values = connection.cookies
         else:
             values = params
-        if param.many:
-            raw = values.getlist(param.key) or _MISSING
-        else:
-            raw = values.get(param.key, _MISSING)
+        raw = (
+            (values.getlist(param.key) or _MISSING)
+            if param.many
+            else values.get(param.key, _MISSING)
+        )
+        if raw is not _MISSING:
+            try:
+                kwargs[param.name] = param.convert(raw)
+                continue
+            except Invalid:
+                pass
+        # Missing or invalid: the slow path, which says what is wrong.
+        if errors is None:
+            errors = []
         _store(param, raw, kwargs, errors)
+    return errors
 
 
 def _store(
@@ -158,9 +171,7 @@ def _store(
     errors: list[dict[str, Any]],
     loc: tuple[str | int, ...] | None = None,
 ) -> None:
-    where = (param.source if param.source not in ("form", "file") else "body", param.key)
-    if loc is not None:
-        where = loc  # type: ignore[assignment]
+    where = loc or (param.source if param.source not in ("form", "file") else "body", param.key)
     if raw is _MISSING:
         if param.required:
             errors.append({"loc": list(where), "msg": "Field required", "type": "missing"})
