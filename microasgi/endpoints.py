@@ -1,8 +1,11 @@
 """Endpoint binding: how a user's function is called, decided once at registration.
 
-``bind_endpoint`` reads the signature a single time and returns a small caller that
-maps the connection and path params onto the parameters, so the hot path does no
-introspection. ``to_response`` turns an endpoint's return value into a Response.
+``bind_endpoint`` reads the signature a single time (``plan_endpoint``) and returns a small
+caller that maps the connection and path params onto the parameters, so the hot path does
+no introspection. An endpoint without typed parameters gets one of the plain callers of
+before; one with typed parameters (``microasgi.sources``) gets ``typed_caller``, which
+reads and validates them per request. ``to_response`` (from ``microasgi.results``) turns an
+endpoint's return value into a Response.
 """
 
 import functools
@@ -240,7 +243,7 @@ def _hints(endpoint: Any) -> dict[str, Any]:
         function = getattr(function, "__call__", function)  # noqa: B004
     try:
         return typing.get_type_hints(function, include_extras=True)
-    except Exception:
+    except Exception:  # a name the module cannot resolve (any error): read them raw
         return {}
 
 
