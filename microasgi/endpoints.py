@@ -122,6 +122,7 @@ def bind_endpoint(
     plan = plan_endpoint(endpoint, _parameters(endpoint), param_names)
     if websocket:  # a websocket endpoint's return is no response: nothing to shape
         plan = plan._replace(returns=_EMPTY)
+        _refuse_bodies(endpoint, plan)
     connection_arg, param_args = plan.connection_arg, plan.param_args
     target: Callable[..., Any] = endpoint
     if not is_async_callable(endpoint):
@@ -336,6 +337,17 @@ def _plan_path(
     # The route converted it already: only the constraints are left to check.
     checked: Any = Annotated[(Any, *markers)]
     return _plan_typed(endpoint, parameter, checked, param_names)
+
+
+def _refuse_bodies(endpoint: Any, plan: Plan) -> None:
+    """A websocket has messages, not a body: no parameter of its endpoint may read one."""
+    for param in plan.typed:
+        if param.source not in HEAD_SOURCES:
+            raise TypeError(
+                f"Websocket endpoint {endpoint_name(endpoint)} has parameter {param.name!r} "
+                f"read from a {param.source}, but a websocket has no body: receive its "
+                "messages from the socket."
+            )
 
 
 def _constrains(marker: Any) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from microasgi import (
     App,
     BackgroundTasks,
+    Body,
     Cookie,
     Header,
     JSONResponse,
@@ -391,3 +392,11 @@ def test_background_tasks_are_injected_and_run_after_the_response() -> None:
     assert client.get("/?name=y").text == "queued"
     assert client.get("/own").text == "own"
     assert ran == ["y", "own", "injected"]
+
+
+def test_a_websocket_endpoint_cannot_read_a_body() -> None:
+    async def room(websocket: WebSocket, note: Annotated[str, Body()]) -> None:
+        await websocket.close()
+
+    with pytest.raises(TypeError, match=r"room has parameter 'note' read from a body"):
+        WebSocketRoute("/ws", room)
