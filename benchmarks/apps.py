@@ -37,6 +37,8 @@ STREAM_CHUNK = b"x" * 1024
 STREAM_CHUNK_COUNT = 10
 FILE_SIZE = 1024 * 1024
 ROUTE_COUNTS = (10, 100, 1000)
+# The pair that prices a typed query parameter against reading request.query_params.
+MICROASGI_ONLY = ("query_read", "query_typed")
 
 
 class AppUnavailable(Exception):
@@ -328,6 +330,19 @@ def microasgi_app(key: str, file_path: Path) -> App:
             async for text in websocket.iter_text():
                 await websocket.send_text(text)
 
+    elif key == "query_read":
+
+        @app.get("/items")
+        async def read_page(request: Request) -> PlainTextResponse:
+            page = request.query_params.get("page")
+            return PlainTextResponse(str(int(page) if page is not None else 1))
+
+    elif key == "query_typed":
+
+        @app.get("/items")
+        async def typed_page(page: int = 1) -> PlainTextResponse:
+            return PlainTextResponse(str(page))
+
     elif key == "file":
         file_response = _microasgi_file_response()
 
@@ -489,6 +504,8 @@ def build_app(framework: Framework, key: str, file_path: Path) -> ASGIApp:
     """
     if framework == "microasgi":
         return microasgi_app(key, file_path)
+    if key in MICROASGI_ONLY:
+        raise AppUnavailable("typed parameters are microasgi's own scenario pair")
     if framework == "starlette":
         return starlette_app(key, file_path)
     if framework != "raw":

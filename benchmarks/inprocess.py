@@ -223,6 +223,16 @@ def _echo_call(index: int) -> Call:
     return http_scope("POST", "/echo", headers), HTTPChannel(ECHO_BODY).receive
 
 
+def _query_call(index: int) -> Call:
+    scope = http_scope("GET", "/items")
+    scope["query_string"] = f"page={_IDS[index % ID_COUNT]}".encode()
+    return scope, HTTPChannel(b"").receive
+
+
+def _expect_page(index: int, status: int, body: bytes) -> str | None:
+    return _expect_item_id(index, status, body)
+
+
 def _websocket_call(index: int) -> Call:
     return websocket_scope("/ws"), WebSocketChannel(WEBSOCKET_MESSAGES).receive
 
@@ -318,6 +328,22 @@ def build_scenarios(file_path: Path) -> list[Scenario]:
             "streaming_request",
             _get(lambda _: "/stream"),
             _expect_bytes(STREAM_CHUNK * STREAM_CHUNK_COUNT),
+        ),
+        Scenario(
+            "query_read",
+            "query ?page=N read from request.query_params",
+            "query_read",
+            _query_call,
+            _expect_page,
+            group="query",
+        ),
+        Scenario(
+            "query_typed",
+            "query ?page=N as a typed `page: int`",
+            "query_typed",
+            _query_call,
+            _expect_page,
+            group="query",
         ),
         Scenario(
             "file",

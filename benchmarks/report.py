@@ -108,6 +108,10 @@ TARGETS: dict[str, Target] = {
     ),
     "streaming_request": Target("≤ 0.15x Starlette", _ratio_target("streaming_request", 0.15)),
     "file": Target("≤ 0.30x Starlette", _ratio_target("file", 0.30)),
+    "query_typed": Target(
+        "≤ 1 µs over reading request.query_params",
+        _overhead("query_typed", 1.0, base="query_read"),
+    ),
 }
 SERVER_TARGET = 0.9
 # Downloads of the 1 MB file per second, as a multiple of Starlette's.

@@ -25,11 +25,12 @@ from typing import Any
 
 from microasgi._concurrency import run_in_threadpool
 from microasgi.datastructures import Headers
-from microasgi.endpoints import is_async_callable, to_response
-from microasgi.exceptions import ClientDisconnect, HTTPException
+from microasgi.endpoints import is_async_callable
+from microasgi.exceptions import ClientDisconnect, HTTPException, RequestValidationError
 from microasgi.requests import Request
-from microasgi.responses import HTMLResponse, PlainTextResponse, Response
+from microasgi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from microasgi.responsestate import hand_over
+from microasgi.results import to_response
 from microasgi.types import Receive, Scope, Send
 
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
@@ -37,7 +38,10 @@ HandlerKey = int | type[Exception]
 
 
 def http_exception_response(exc: HTTPException) -> Response:
-    """The default answer to an HTTPException: its detail as text (no body for 204/304)."""
+    """The default answer to an HTTPException: its detail as text (no body for 204/304);
+    a RequestValidationError's problems as JSON ``{"detail": [...]}``."""
+    if isinstance(exc, RequestValidationError):
+        return JSONResponse({"detail": exc.errors}, status_code=422, headers=exc.headers)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)

@@ -31,17 +31,19 @@ from microasgi.middleware.functional import (
     FunctionMiddleware,
     check_middleware_function,
 )
+from microasgi.openapi import docs_page, openapi_document
 from microasgi.playground import DEFAULT_PATH as DEFAULT_PLAYGROUND_PATH
 from microasgi.playground import Playground, check_path
 from microasgi.protocol import ProtocolGuardMiddleware
 from microasgi.requests import MAX_MESSAGE_SIZE_KEY
+from microasgi.responses import HTMLResponse, JSONResponse
 from microasgi.responsestate import (
     RESPONSE_STATE_KEY,
     ResponseState,
     note_sent,
     records_own_start,
 )
-from microasgi.routing import BaseRoute, Host, Mount, Router, RouteRegistry
+from microasgi.routing import BaseRoute, Host, Mount, Route, Router, RouteRegistry
 from microasgi.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,6 +69,10 @@ class App(RouteRegistry):
             ``playground_path``: live traces of this app's connections, a step-through of
             each, requests tried in process, and the race. Needs ``debug=True``.
         playground_path: where the playground page lives.
+        openapi_url: serve ``app.openapi()`` as JSON at this path (off when None).
+        docs_url: serve a documentation page of the OpenAPI document at this path (needs
+            ``openapi_url``; off when None).
+        title, version: the ``info`` of the OpenAPI document.
     """
 
     def __init__(
@@ -84,6 +90,10 @@ class App(RouteRegistry):
         max_message_size: int | None = 1_048_576,
         playground: bool = False,
         playground_path: str = DEFAULT_PLAYGROUND_PATH,
+        openapi_url: str | None = None,
+        docs_url: str | None = None,
+        title: str = "microasgi",
+        version: str = "0.1.0",
     ) -> None:
         if playground and not debug:
             raise ValueError(
@@ -91,6 +101,12 @@ class App(RouteRegistry):
                 "app serves, so it is for development only."
             )
         self.router = Router(routes, redirect_slashes=redirect_slashes)
+        self.title = title
+        self.version = version
+        self.openapi_url = openapi_url
+        self.docs_url = docs_url
+        self._openapi: tuple[tuple[int, ...], dict[str, Any]] | None = None
+        self._add_openapi_routes()
         self.user_middleware: list[Middleware] = list(middleware or ())
         self.exception_handlers: dict[HandlerKey, ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
@@ -185,6 +201,37 @@ class App(RouteRegistry):
         # every request.
         startup = [self._build_stack_at_startup, *self._startup_hooks]
         return lifespan_context(self, self._lifespan, startup, self._shutdown_hooks, children)
+
+    # OpenAPI -----------------------------------------------------------------------------
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app's routes, built again only when the app's
+        own list of routes changed."""
+        key = tuple(map(id, self.routes))
+        if self._openapi is None or self._openapi[0] != key:
+            self._openapi = (key, openapi_document(self.routes, self.title, self.version))
+        return self._openapi[1]
+
+    def _add_openapi_routes(self) -> None:
+        openapi_url = self.openapi_url
+        if openapi_url is None:
+            if self.docs_url is not None:
+                raise ValueError("docs_url needs openapi_url: the page reads the document.")
+            return
+
+        async def openapi_json() -> JSONResponse:
+            return JSONResponse(self.openapi())
+
+        openapi_json.hidden_from_openapi = True  # type: ignore[attr-defined]
+        self.router.add(Route(openapi_url, openapi_json, name="openapi"))
+        if self.docs_url is not None:
+            page = docs_page(self.title, openapi_url)
+
+            async def docs() -> HTMLResponse:
+                return HTMLResponse(page)
+
+            docs.hidden_from_openapi = True  # type: ignore[attr-defined]
+            self.router.add(Route(self.docs_url, docs, name="docs"))
 
     # Middleware and handlers -----------------------------------------------------------
 

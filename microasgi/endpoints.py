@@ -1,17 +1,22 @@
 """Endpoint binding: how a user's function is called, decided once at registration.
 
-``bind_endpoint`` reads the signature a single time and returns a small caller that
-maps the connection and path params onto the parameters, so the hot path does no
-introspection. ``to_response`` turns an endpoint's return value into a Response.
+``bind_endpoint`` reads the signature a single time (``plan_endpoint``) and returns a small
+caller that maps the connection and path params onto the parameters, so the hot path does
+no introspection. An endpoint without typed parameters gets one of the plain callers of
+before; one with typed parameters (``microasgi.sources``) gets ``typed_caller``, which
+reads and validates them per request. ``to_response`` (from ``microasgi.results``) turns an
+endpoint's return value into a Response.
 """
 
 import functools
 import inspect
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from microasgi._concurrency import run_in_threadpool
+from microasgi.background import BackgroundTasks
 from microasgi.convertors import (
     Convertor,
     FloatConvertor,
@@ -20,21 +25,27 @@ from microasgi.convertors import (
     StringConvertor,
     UUIDConvertor,
 )
+from microasgi.exceptions import RequestValidationError
 from microasgi.requests import HTTPConnection
-from microasgi.responses import JSONResponse, PlainTextResponse, Response
+from microasgi.results import endpoint_name as endpoint_name
+from microasgi.results import result_shape, shaped_response, shapes_result
+from microasgi.results import to_response as to_response
+from microasgi.scalars import UnsupportedType
+from microasgi.sources import (
+    HEAD_SOURCES,
+    TypedParam,
+    plan_parameter,
+    read_body,
+    read_form,
+    read_head,
+)
+from microasgi.validation import unwrap
 
 # Called with the connection (Request or WebSocket; None when the endpoint takes none)
 # and the route's converted path params; returns the endpoint's awaitable result.
 EndpointCaller = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-
-
-def endpoint_name(endpoint: Any) -> str:
-    """A readable name for errors: ``module.qualname``."""
-    module = getattr(endpoint, "__module__", None)
-    qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
-    return f"{module}.{qualname}" if module else qualname
 
 
 def is_async_callable(func: Any) -> bool:
@@ -71,25 +82,53 @@ class Binding(NamedTuple):
     direct: tuple[Callable[..., Awaitable[Any]], bool] | None = None
 
 
-def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) -> Binding:
+class Plan(NamedTuple):
+    """What a signature asks for, decided at registration."""
+
+    connection_arg: str | None
+    param_args: tuple[str, ...]  # path params passed as the route converted them
+    typed: tuple[TypedParam, ...]  # parameters read and converted per request
+    background_arg: str | None  # the parameter injected with a BackgroundTasks
+    returns: Any  # the return annotation (inspect.Parameter.empty when none)
+
+    @property
+    def is_plain(self) -> bool:
+        """Nothing beyond the connection and path params: the untyped fast shapes apply."""
+        return not self.typed and self.background_arg is None and not shapes_result(self.returns)
+
+
+def bind_endpoint(
+    endpoint: Callable[..., Any], param_names: Collection[str], *, websocket: bool = False
+) -> Binding:
     """Build the caller for ``endpoint`` given the route's path parameter names.
 
     A parameter called ``request``/``websocket`` or annotated with a connection class
-    gets the connection; one named like a path parameter gets its converted value;
-    ``**kwargs`` takes the remaining path params. When ``param_names`` maps the names to
-    their convertors, a path parameter's annotation must agree with its convertor. The
-    caller is a plain function returning the endpoint's awaitable (a worker-thread call
-    for sync endpoints): no extra coroutine frame per request.
+    gets the connection, one annotated ``BackgroundTasks`` a fresh task list run after the
+    response; one named like a path parameter gets its value (converted by its annotation
+    when the path gives a string); ``**kwargs`` takes the remaining path params; any other
+    parameter is typed (``microasgi.sources``: query, header, cookie, body, form, file),
+    read and validated per request, every problem reported at once as a 422
+    ``RequestValidationError``. A return annotation of ``None`` or of a dataclass,
+    TypedDict or model shapes the response (``_finish``). An endpoint with no typed
+    parameter gets a plain function returning its awaitable (a worker-thread call for
+    sync endpoints): no extra coroutine frame per request. ``websocket``: the endpoint
+    of a WebSocketRoute, whose return annotation shapes nothing.
 
     Raises:
-        TypeError: a parameter can be bound to nothing (with a default or not: nothing
-            would ever fill it), or its annotation disagrees with its convertor; the
-            message names the parameter and the fix.
+        TypeError: a parameter no source can fill (a positional-only one, a type no
+            converter reads), or an annotation that disagrees with a non-string
+            convertor; the message names the endpoint, the parameter and the fix.
     """
-    connection_arg, param_args = _plan_arguments(endpoint, _parameters(endpoint), param_names)
+    plan = plan_endpoint(endpoint, _parameters(endpoint), param_names)
+    if websocket:  # a websocket endpoint's return is no response: nothing to shape
+        plan = plan._replace(returns=_EMPTY)
+        _refuse_bodies(endpoint, plan)
+    connection_arg, param_args = plan.connection_arg, plan.param_args
     target: Callable[..., Any] = endpoint
     if not is_async_callable(endpoint):
         target = functools.partial(run_in_threadpool, endpoint)
+    if not plan.is_plain:
+        return Binding(typed_caller(plan, endpoint, target, websocket=websocket), True)
     takes_all_params = set(param_args) == set(param_names)
     # The common shapes get a direct call; the general one picks the params it needs.
     if connection_arg is None and not param_args:
@@ -122,7 +161,68 @@ def bind_endpoint(endpoint: Callable[..., Any], param_names: Collection[str]) ->
     return Binding(call_with_kwargs, connection_arg is not None)
 
 
+def typed_caller(
+    plan: Plan,
+    endpoint: Any,
+    target: Callable[..., Any] | None = None,
+    make_target: Callable[[], Callable[..., Any]] | None = None,
+    websocket: bool = False,
+) -> EndpointCaller:
+    """The caller of an endpoint with typed parameters: read and validate them, call
+    ``target`` (or what ``make_target()`` gives, per request) with them, and shape the
+    result by the return annotation.
+
+    An HTTP endpoint that reads only the path, query, headers and cookies, returns what
+    needs no shaping and takes no tasks gets a plain function (raising before any await):
+    one frame for reading, none for a coroutine of its own.
+
+    Raises (per request):
+        RequestValidationError: every problem with the typed parameters, at once.
+    """
+    head = tuple(param for param in plan.typed if param.source in HEAD_SOURCES)
+    body = tuple(param for param in plan.typed if param.source == "body")
+    form = tuple(param for param in plan.typed if param.source in ("form", "file"))
+    param_args, connection_arg = plan.param_args, plan.connection_arg
+    background_arg = plan.background_arg
+    finish = result_shape(plan.returns)
+    if target is not None and not (body or form or websocket or finish or background_arg):
+
+        def call_reading_head(connection: Any, params: dict[str, Any]) -> Awaitable[Any]:
+            kwargs = {name: params[name] for name in param_args} if param_args else {}
+            errors = read_head(head, connection, params, kwargs)
+            if errors:
+                raise RequestValidationError(errors)
+            if connection_arg is not None:
+                kwargs[connection_arg] = connection
+            return target(**kwargs)  # type: ignore[no-any-return]
+
+        return call_reading_head
+
+    async def call(connection: Any, params: dict[str, Any]) -> Any:
+        kwargs = {name: params[name] for name in param_args}
+        errors = read_head(head, connection, params, kwargs) or []
+        if body:
+            await read_body(body, connection, kwargs, errors)
+        if form:
+            await read_form(form, connection, kwargs, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        if connection_arg is not None:
+            kwargs[connection_arg] = connection
+        tasks = None
+        if background_arg is not None:
+            tasks = kwargs[background_arg] = BackgroundTasks()
+        bound = target if target is not None else make_target()  # type: ignore[misc]
+        result = await bound(**kwargs)
+        if finish is None and tasks is None:
+            return result
+        return shaped_response(result, finish, tasks, connection, endpoint)
+
+    return call
+
+
 _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_EMPTY = inspect.Parameter.empty
 
 
 def _parameters(endpoint: Callable[..., Any]) -> list[inspect.Parameter]:
@@ -134,15 +234,37 @@ def _parameters(endpoint: Callable[..., Any]) -> list[inspect.Parameter]:
         ) from None
 
 
-def _plan_arguments(
+def _hints(endpoint: Any) -> dict[str, Any]:
+    """The endpoint's annotations with strings resolved (``Annotated`` kept); {} when they
+    cannot be resolved, so the raw annotations are read instead."""
+    function = endpoint
+    while isinstance(function, functools.partial):
+        function = function.func
+    if not inspect.isfunction(function) and not inspect.ismethod(function):
+        function = getattr(function, "__call__", function)  # noqa: B004
+    try:
+        return typing.get_type_hints(function, include_extras=True)
+    except Exception:  # a name the module cannot resolve (any error): read them raw
+        return {}
+
+
+def plan_endpoint(
     endpoint: Any, parameters: list[inspect.Parameter], param_names: Collection[str]
-) -> tuple[str | None, tuple[str, ...]]:
-    """Which parameter gets the connection, and which get path params."""
+) -> Plan:
+    """Decide, for each parameter, what fills it (see ``bind_endpoint``).
+
+    Raises:
+        TypeError: as ``bind_endpoint``.
+    """
+    hints = _hints(endpoint)
     connection_arg: str | None = None
+    background_arg: str | None = None
     param_args: list[str] = []
+    typed: list[TypedParam] = []
     for parameter in parameters:
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            return connection_arg, tuple(param_names)
+            param_args.extend(name for name in param_names if name not in param_args)
+            continue
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
             continue
         if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
@@ -150,29 +272,105 @@ def _plan_arguments(
                 f"Endpoint {endpoint_name(endpoint)} has positional-only parameter "
                 f"{parameter.name!r}; endpoint parameters are passed by name."
             )
-        if parameter.name in param_names:
-            if isinstance(param_names, Mapping):
-                _check_annotation(endpoint, parameter, param_names[parameter.name])
-            param_args.append(parameter.name)
-        elif _is_connection_parameter(parameter):
+        annotation = hints.get(parameter.name, parameter.annotation)
+        if isinstance(annotation, str):  # unresolved: only the simple names are understood
+            annotation = _TYPES_BY_NAME.get(annotation.rsplit(".", 1)[-1], annotation)
+        kind, markers = unwrap(annotation)
+        if _is_background(kind):
+            background_arg = parameter.name
+            continue
+        if parameter.name in param_names and not any(
+            m.source not in (None, "path") for m in markers
+        ):
+            path_param = _plan_path(endpoint, parameter, annotation, param_names)
+            if path_param is None:
+                param_args.append(parameter.name)
+            else:
+                typed.append(path_param)
+            continue
+        if _is_connection_parameter(parameter) or _is_connection_type(kind):
             connection_arg = parameter.name
-        elif parameter.default is inspect.Parameter.empty:
+            continue
+        typed.append(_plan_typed(endpoint, parameter, annotation, param_names))
+    _check_sources(endpoint, typed)
+    returns = hints.get(
+        "return", inspect.signature(endpoint).return_annotation if callable(endpoint) else _EMPTY
+    )
+    return Plan(connection_arg, tuple(param_args), tuple(typed), background_arg, returns)
+
+
+def _plan_typed(
+    endpoint: Any, parameter: inspect.Parameter, annotation: Any, param_names: Collection[str]
+) -> TypedParam:
+    if isinstance(annotation, str):
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} whose "
+            f"annotation {annotation!r} cannot be resolved; import the type where the "
+            "endpoint is defined."
+        )
+    if annotation is _EMPTY:
+        annotation = str  # an unannotated parameter reads a query string as it is
+    try:
+        return plan_parameter(parameter, annotation, param_names)
+    except UnsupportedType as exc:
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} that no "
+            f"source can fill: {exc}."
+        ) from None
+
+
+def _plan_path(
+    endpoint: Any, parameter: inspect.Parameter, annotation: Any, param_names: Collection[str]
+) -> TypedParam | None:
+    """A path parameter's plan: None when the route's value is passed as it is; a typed
+    parameter when the annotation converts the path's string or adds constraints."""
+    convertor = param_names[parameter.name] if isinstance(param_names, Mapping) else None
+    produced = _PRODUCES.get(type(convertor)) if convertor is not None else None
+    kind, markers = unwrap(annotation)
+    untyped = kind is _EMPTY or kind is Any or kind is object or isinstance(kind, str)
+    if produced is str and not untyped and kind is not str:
+        return _plan_typed(endpoint, parameter, annotation, param_names)
+    if produced is not None and produced is not str and not untyped:
+        _check_annotation(endpoint, parameter.name, kind, produced)
+    if not any(_constrains(marker) for marker in markers):
+        return None
+    # The route converted it already: only the constraints are left to check.
+    checked: Any = Annotated[(Any, *markers)]
+    return _plan_typed(endpoint, parameter, checked, param_names)
+
+
+def _refuse_bodies(endpoint: Any, plan: Plan) -> None:
+    """A websocket has messages, not a body: no parameter of its endpoint may read one."""
+    for param in plan.typed:
+        if param.source not in HEAD_SOURCES:
             raise TypeError(
-                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} that is "
-                "neither the connection (name it 'request' or annotate it) nor a path "
-                f"parameter of the route ({', '.join(sorted(param_names)) or 'none'})."
+                f"Websocket endpoint {endpoint_name(endpoint)} has parameter {param.name!r} "
+                f"read from a {param.source}, but a websocket has no body: receive its "
+                "messages from the socket."
             )
-        else:
-            # A default would hide that nothing ever fills it (no query or body binding).
-            raise TypeError(
-                f"Endpoint {endpoint_name(endpoint)} has parameter {parameter.name!r} with a "
-                "default, but it is not a path parameter of the route "
-                f"({', '.join(sorted(param_names)) or 'none'}), so nothing would ever fill "
-                "it. Only the connection and path parameters are bound: read a query "
-                f"parameter from request.query_params.get({parameter.name!r}), or put "
-                f"{{{parameter.name}}} in the path."
-            )
-    return connection_arg, tuple(param_args)
+
+
+def _constrains(marker: Any) -> bool:
+    names = ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern")
+    return any(getattr(marker, name) is not None for name in names)
+
+
+def _check_sources(endpoint: Any, typed: list[TypedParam]) -> None:
+    sources = {param.source for param in typed}
+    if "body" in sources and sources & {"form", "file"}:
+        names = ", ".join(repr(param.name) for param in typed if param.source != "body")
+        raise TypeError(
+            f"Endpoint {endpoint_name(endpoint)} reads both a JSON body and a form "
+            f"(parameter {names}): a request has one body; use Form() for every field."
+        )
+
+
+def _is_background(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BackgroundTasks)
+
+
+def _is_connection_type(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, HTTPConnection)
 
 
 # What the built-in convertors produce, and the convertor to write for an annotated type.
@@ -187,21 +385,12 @@ _CONVERTOR_FOR: dict[type, str] = {str: "", int: ":int", float: ":float", uuid.U
 _TYPES_BY_NAME: dict[str, type] = {"str": str, "int": int, "float": float, "UUID": uuid.UUID}
 
 
-def _check_annotation(endpoint: Any, parameter: inspect.Parameter, convertor: Convertor) -> None:
-    """Refuse ``user_id: int`` bound to ``{user_id}``: the endpoint would get the string."""
-    produced = _PRODUCES.get(type(convertor))
-    annotation = parameter.annotation
-    if isinstance(annotation, str):  # `from __future__ import annotations`
-        annotation = _TYPES_BY_NAME.get(annotation.rsplit(".", 1)[-1])
-    if (
-        produced is None
-        or annotation is inspect.Parameter.empty
-        or not isinstance(annotation, type)
-    ):
-        return  # a custom convertor, no annotation, or a union: nothing to compare
+def _check_annotation(endpoint: Any, name: str, annotation: Any, produced: type) -> None:
+    """Refuse ``x: str`` bound to ``{x:int}``: the route gives an int, not what is asked."""
+    if not isinstance(annotation, type):
+        return  # a union or a generic: nothing simple to compare
     if issubclass(produced, annotation) or (annotation is float and produced is int):
         return
-    name = parameter.name
     kind = _CONVERTOR_FOR.get(annotation)
     fix = (
         f"write {{{name}{kind}}} in the path"
@@ -237,31 +426,6 @@ def check_exception_handler(handler: Any) -> None:
             f"Exception handler {endpoint_name(handler)}{signature} must take (request, exc): "
             "two positional parameters."
         ) from None
-
-
-def to_response(result: Any, endpoint: Any) -> Response:
-    """Convert an endpoint's return value to a Response.
-
-    Raises:
-        TypeError: the value is not a Response, dict, list, str or bytes.
-    """
-    if isinstance(result, Response):
-        return result
-    kind = type(result)  # exact types first: one identity check for the usual returns
-    if kind is dict or kind is list or isinstance(result, dict | list):
-        return JSONResponse(result)
-    if kind is str or isinstance(result, str):
-        return PlainTextResponse(result)
-    if isinstance(result, bytes):
-        return Response(result, media_type="application/octet-stream")
-    hint = ""
-    if inspect.iscoroutine(result):
-        result.close()  # never awaited: close it so no "never awaited" warning follows
-        hint = " (an `await` is probably missing: return await ...)"
-    raise TypeError(
-        f"Endpoint {endpoint_name(endpoint)} returned {type(result).__name__}{hint}; "
-        "return a Response, dict, list, str or bytes."
-    )
 
 
 def class_endpoint_methods(cls: type) -> dict[str, str]:
@@ -315,16 +479,21 @@ def _bind_method(cls: type, attribute: str, param_names: Collection[str]) -> End
     # and class methods come back without it.
     if not isinstance(inspect.getattr_static(cls, attribute), staticmethod | classmethod):
         parameters = parameters[1:]
-    connection_arg, param_args = _plan_arguments(function, parameters, param_names)
+    plan = plan_endpoint(function, parameters, param_names)
+    connection_arg, param_args = plan.connection_arg, plan.param_args
     run_async = is_async_callable(function)
 
-    async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
+    def bound_method() -> Callable[..., Any]:
         method = getattr(cls(), attribute)
+        return method if run_async else functools.partial(run_in_threadpool, method)
+
+    if not plan.is_plain:
+        return typed_caller(plan, function, make_target=bound_method)
+
+    async def call(connection: HTTPConnection, params: dict[str, Any]) -> Any:
         kwargs = {name: params[name] for name in param_args}
         if connection_arg is not None:
             kwargs[connection_arg] = connection
-        if run_async:
-            return await method(**kwargs)
-        return await run_in_threadpool(method, **kwargs)
+        return await bound_method()(**kwargs)
 
     return call

@@ -4,6 +4,7 @@ Hierarchy::
 
     Exception
     ├── HTTPException            an HTTP error response (status, detail, headers)
+    │   └── RequestValidationError  422: typed parameters that did not validate
     ├── WebSocketException       close a websocket with a code (before or after accept)
     ├── WebSocketDisconnect      the websocket peer left (code, reason)
     ├── ClientDisconnect         the HTTP client left while its body was being read
@@ -12,6 +13,7 @@ Hierarchy::
 
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 
 def _reason_phrase(status_code: int) -> str:
@@ -48,6 +50,26 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class RequestValidationError(HTTPException):
+    """The typed parameters of a request did not validate: a 422 listing every problem.
+
+    ``errors`` holds one ``{"loc": [...], "msg": ..., "type": ...}`` per problem; ``loc``
+    starts with the source (``path``, ``query``, ``header``, ``cookie`` or ``body``). The
+    default answer is the JSON ``{"detail": errors}``; register a handler for this class
+    (or for 422) to answer otherwise.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        shown = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors
+        )
+        super().__init__(422, shown or "Unprocessable Content")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(errors={self.errors!r})"
 
 
 class WebSocketException(Exception):

@@ -342,7 +342,9 @@ class WebSocketRoute(_EndpointRoute):
 
             self._caller: EndpointCaller = run_class
         else:
-            self._caller = bind_endpoint(endpoint, self.compiled.param_convertors).call
+            self._caller = bind_endpoint(
+                endpoint, self.compiled.param_convertors, websocket=True
+            ).call
         self.app = build_stack(self._run_endpoint, self.middleware)
 
     async def _serve(

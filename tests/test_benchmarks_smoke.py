@@ -29,6 +29,8 @@ SCENARIO_LABELS = [
     "JSON GET /users/{id:int} (request style)",
     "plaintext + 1 function middleware (request style)",
     "streaming 10 x 1 KB (request style)",
+    "query ?page=N read from request.query_params",
+    "query ?page=N as a typed `page: int`",
     "file download 1 MB",
 ]
 
@@ -83,3 +85,18 @@ def test_middleware_overhead_pairs_the_chunks_of_each_turn() -> None:
     assert overhead is not None
     assert abs(overhead - 1.0) < 1e-9
     assert paired_overhead(results, "function_middleware") is None
+
+
+def test_the_typed_body_row_checks_its_answers_and_exits_zero() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "typed.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "| POST ten-field JSON body, typed |" in completed.stdout, output
+    assert "ERROR" not in completed.stdout, output

@@ -21,6 +21,7 @@ STANDALONE = {
     "microasgi.config",
     "microasgi.concurrency",
     "microasgi.encoders",
+    "microasgi.openapi",
 }
 
 

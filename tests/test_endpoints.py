@@ -81,14 +81,16 @@ def test_request_and_path_params_together() -> None:
     assert TestClient(app).get("/users/3").text == "GET 3"
 
 
-def test_parameters_with_defaults_that_nothing_fills_are_refused() -> None:
+def test_parameters_with_defaults_outside_the_path_are_query_parameters() -> None:
     app = App()
 
     async def home(greeting: str = "hello", *, punctuation: str = "!") -> str:
         return greeting + punctuation
 
-    with pytest.raises(TypeError, match="'greeting' with a default"):
-        app.add_route("/", home)
+    app.add_route("/", home)
+    client = TestClient(app)
+    assert client.get("/").text == "hello!"
+    assert client.get("/?greeting=hi&punctuation=?").text == "hi?"
 
 
 def test_a_path_param_fills_a_parameter_with_a_default() -> None:
@@ -124,20 +126,18 @@ def test_var_positional_is_ignored() -> None:
 def test_unbindable_parameter_is_an_error_at_registration() -> None:
     app = App()
 
-    async def show(item_id: int, user: str) -> str:
+    async def show(item_id: int, user: set[int]) -> str:
         return ""
 
-    with pytest.raises(
-        TypeError, match=r"test_endpoints\..*show has parameter 'user'.*\(item_id\)"
-    ):
+    with pytest.raises(TypeError, match=r"test_endpoints\..*show has parameter 'user'.*set"):
         app.add_route("/items/{item_id:int}", show)
 
 
-def test_unbindable_parameter_without_route_params_says_none() -> None:
-    async def show(user: str) -> str:
+def test_an_unresolvable_annotation_is_an_error_at_registration() -> None:
+    async def show(user: "Missing") -> str:  # type: ignore[name-defined]  # noqa: F821
         return ""
 
-    with pytest.raises(TypeError, match=r"parameter 'user'.*\(none\)"):
+    with pytest.raises(TypeError, match=r"parameter 'user' whose annotation 'Missing'"):
         Route("/", show)
 
 
@@ -305,7 +305,7 @@ def test_bad_return_value_is_a_500_for_the_client() -> None:
     app = App()
 
     @app.get("/")
-    def home() -> None:
+    def home() -> Any:
         return None
 
     response = TestClient(app, raise_server_exceptions=False).get("/")
@@ -462,8 +462,8 @@ def test_class_endpoint_with_a_builtin_base_is_accepted() -> None:
 
 def test_class_endpoint_method_with_unbindable_parameter_is_an_error() -> None:
     class Items:
-        async def get(self, user: str) -> str:
-            return user
+        async def get(self, user: set[int]) -> str:
+            return ""
 
     with pytest.raises(TypeError, match=r"Items\.get has parameter 'user'"):
         Route("/items", Items)
@@ -471,7 +471,7 @@ def test_class_endpoint_method_with_unbindable_parameter_is_an_error() -> None:
 
 def test_class_endpoint_bad_return_names_the_class() -> None:
     class Items:
-        async def get(self) -> None:
+        async def get(self) -> Any:
             return None
 
     app = App(routes=[Route("/items", Items)])
@@ -505,7 +505,7 @@ def test_websocket_endpoint_by_annotation() -> None:
 
 
 def test_websocket_endpoint_unbindable_parameter_is_an_error() -> None:
-    async def room(websocket: WebSocket, user: str) -> None:
+    async def room(websocket: WebSocket, user: set[int]) -> None:
         await websocket.close()
 
     with pytest.raises(TypeError, match="room has parameter 'user'"):

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microasgi"
 LAYERS: dict[str, int] = {
     "types": 0,
     "exceptions": 0,
+    "params": 0,  # where a typed parameter comes from, and its constraints
     "config": 0,  # settings: imports nothing of microasgi
     "status": 0,
     "datastructures": 1,  # FormData, UploadFile, State; re-exports every value type
@@ -22,6 +23,8 @@ LAYERS: dict[str, int] = {
     "encoders": 1,  # JSON encoding: formats for real data types, orjson when installed
     "background": 1,
     "protocol": 1,  # the ASGI protocol rules as data, and the guard that checks them
+    "scalars": 1,  # converters of single values and the constraint checks
+    "validation": 1,  # typed values from request text and JSON (typed parameters)
     "requests": 2,
     "responses": 2,
     "fileresponses": 2,  # FileResponse, beside the Response family it extends
@@ -32,6 +35,8 @@ LAYERS: dict[str, int] = {
     "sse": 2,
     "staticfiles": 2,
     "convertors": 2,
+    "results": 2,  # a return annotation's effect on the response; to_response
+    "sources": 2,  # reading typed endpoint parameters from a request
     "templating": 2,  # Jinja2 templates: a Response that renders a template
     "resolution": 2,  # the response handed back unsent to function middleware
     "responsestate": 1,  # whether the response started: the one record the guard reads
@@ -48,6 +53,7 @@ LAYERS: dict[str, int] = {
     "middleware": 3,  # the package and every middleware.* submodule
     "applications": 4,
     "playground": 4,  # the package: the ASGI playground page, its recorder, tries and race
+    "openapi": 4,  # the OpenAPI document built from an app's routes, and its pages
 }
 TOP = max(LAYERS.values()) + 1
 # Modules beside the table: the highest layer each may import. Table modules may not import them.

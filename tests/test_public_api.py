@@ -4,6 +4,15 @@ import microasgi
 from microasgi import middleware
 
 CONTRACT = {
+    "Body",
+    "Cookie",
+    "Field",
+    "File",
+    "Form",
+    "Header",
+    "Path",
+    "Query",
+    "RequestValidationError",
     "Address",
     "App",
     "BackgroundTask",
